@@ -1,0 +1,144 @@
+"""create_app(): settings, keys, database, middleware, error handlers, routers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from eagate import ops
+from eagate.accounts import router as accounts
+from eagate.accounts.security import Passwords
+from eagate.audit import router as audit
+from eagate.clock import Clock
+from eagate.db import Database
+from eagate.devices import router as devices
+from eagate.devices.secrets import SecretBox
+from eagate.errors import MalformedJson, ProblemError, ValidationFailed, problem_response, render
+from eagate.keys import load_server_keys
+from eagate.logs import configure_logging
+from eagate.middleware import RequestContextMiddleware
+from eagate.openapi import problem_responses
+from eagate.settings import Settings
+from eagate.state import AppState
+
+log = logging.getLogger("eagate")
+
+API_PREFIX = "/api/v1"
+
+
+def build_state(settings: Settings, clock: Clock | None = None) -> AppState:
+    keys = load_server_keys(settings)
+    return AppState(
+        settings=settings,
+        database=Database(settings.resolved_database_url),
+        keys=keys,
+        secret_box=SecretBox(keys.master_key, keys.previous_master_keys),
+        passwords=Passwords(
+            time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
+        ),
+        clock=clock or Clock(),
+    )
+
+
+def serve_app() -> FastAPI:
+    """The factory `eagate serve` hands to uvicorn: settings from the environment, JSON logs."""
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or Settings()
+    state = build_state(settings, clock)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await state.database.dispose()
+
+    app = FastAPI(
+        title="eagate",
+        version="1.0.0",
+        summary="Device registry and signed device API for MetaTrader 5 Expert Advisors",
+        lifespan=lifespan,
+        responses=problem_responses(401, 422),
+    )
+    app.state.eagate = state
+
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(accounts.public)
+    api.include_router(accounts.router)
+    api.include_router(devices.router)
+    api.include_router(audit.router)
+    app.include_router(api)
+    app.include_router(ops.router)
+
+    _install_error_handlers(app)
+    app.add_middleware(
+        RequestContextMiddleware, clock=state.clock, max_body_bytes=settings.max_body_bytes
+    )
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def on_problem(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ProblemError)
+        return render(exc)
+
+    async def on_validation(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = exc.errors()
+        if any(error.get("type") == "json_invalid" for error in errors):
+            return render(MalformedJson("the request body is not valid JSON"))
+        # Messages only, never the offending input: it may be a password.
+        field_errors = [
+            {
+                "field": ".".join(str(part) for part in error["loc"]),
+                "message": str(error["msg"]).removeprefix("Value error, "),
+            }
+            for error in errors
+        ]
+        return render(ValidationFailed(_summary(field_errors), errors=field_errors))
+
+    async def on_http_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        body: dict[str, Any] = {
+            "type": "about:blank",
+            "title": str(exc.detail),
+            "status": exc.status_code,
+            "detail": str(exc.detail),
+            "code": code,
+        }
+        return problem_response(exc.status_code, body, dict(exc.headers or {}))
+
+    async def on_unexpected(_request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", exc_info=exc)
+        body = {
+            "type": "about:blank",
+            "title": "Internal server error",
+            "status": 500,
+            "detail": "The server failed to handle this request; it has been logged.",
+            "code": "internal_error",
+        }
+        return problem_response(500, body)
+
+    app.add_exception_handler(ProblemError, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def _summary(field_errors: list[dict[str, str]]) -> str:
+    first = field_errors[0] if field_errors else {"field": "request", "message": "invalid"}
+    more = f" (and {len(field_errors) - 1} more)" if len(field_errors) > 1 else ""
+    return f"{first['field']}: {first['message']}{more}"

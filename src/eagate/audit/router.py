@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict
+
+from eagate.accounts.dependencies import CurrentOwner
+from eagate.audit import service
+from eagate.pagination import PageRequest, page_request, set_next_link
+from eagate.state import SessionDep
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+
+class AuditEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    at: datetime
+    action: str
+    actor: str
+    device_id: uuid.UUID | None
+    ip: str | None
+    detail: dict[str, Any]
+
+
+@router.get("", response_model=list[AuditEventOut])
+async def list_audit_events(
+    owner: CurrentOwner,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    page: Annotated[PageRequest, Depends(page_request)],
+    device_id: Annotated[uuid.UUID | None, Query(description="Only this device's events")] = None,
+) -> list[AuditEventOut]:
+    """The owner's audit trail, newest first."""
+    result = await service.list_events(session, client_id=owner.id, page=page, device_id=device_id)
+    set_next_link(request, response, result.next_after)
+    return [AuditEventOut.model_validate(event) for event in result.items]

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
+
+from eagate.accounts.dependencies import CurrentOwner
+from eagate.devices import service
+from eagate.devices.schemas import (
+    DeviceCreate,
+    DeviceOut,
+    DeviceRename,
+    DeviceRevoke,
+    DeviceWithSecret,
+)
+from eagate.openapi import problem_responses
+from eagate.pagination import PageRequest, page_request, set_next_link
+from eagate.requests import owner_actor
+from eagate.state import SessionDep, StateDep
+
+router = APIRouter(prefix="/devices", tags=["devices"])
+
+NOT_FOUND = problem_responses(404)
+
+
+def _with_secret(result: service.DeviceWithNewSecret) -> DeviceWithSecret:
+    return DeviceWithSecret.model_validate(
+        {**DeviceOut.model_validate(result.device).model_dump(), "secret": result.secret}
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DeviceWithSecret,
+    responses=problem_responses(409),
+)
+async def register_device(
+    body: DeviceCreate, owner: CurrentOwner, session: SessionDep, state: StateDep, request: Request
+) -> DeviceWithSecret:
+    """Register an EA instance; the response carries its secret, shown this once only."""
+    result = await service.register(
+        session,
+        client_id=owner.id,
+        device_name=body.device_name,
+        secret_box=state.secret_box,
+        actor=owner_actor(request, owner.id),
+        now=state.clock.now(),
+    )
+    return _with_secret(result)
+
+
+@router.get("", response_model=list[DeviceOut])
+async def list_devices(
+    owner: CurrentOwner,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    page: Annotated[PageRequest, Depends(page_request)],
+    include_revoked: Annotated[bool, Query(description="Also list revoked devices")] = False,
+) -> list[DeviceOut]:
+    """List the owner's devices, oldest first."""
+    result = await service.list_devices(
+        session, client_id=owner.id, page=page, include_revoked=include_revoked
+    )
+    set_next_link(request, response, result.next_after)
+    return [DeviceOut.model_validate(device) for device in result.items]
+
+
+@router.get("/{device_id}", response_model=DeviceOut, responses=NOT_FOUND)
+async def get_device(device_id: uuid.UUID, owner: CurrentOwner, session: SessionDep) -> DeviceOut:
+    """One device of the owner's."""
+    device = await service.get_device(session, client_id=owner.id, device_id=device_id)
+    return DeviceOut.model_validate(device)
+
+
+@router.patch("/{device_id}", response_model=DeviceOut, responses=problem_responses(404, 409))
+async def rename_device(
+    device_id: uuid.UUID,
+    body: DeviceRename,
+    owner: CurrentOwner,
+    session: SessionDep,
+    state: StateDep,
+    request: Request,
+) -> DeviceOut:
+    """Rename a device (names stay unique among the owner's active devices)."""
+    device = await service.rename(
+        session,
+        client_id=owner.id,
+        device_id=device_id,
+        device_name=body.device_name,
+        actor=owner_actor(request, owner.id),
+        now=state.clock.now(),
+    )
+    return DeviceOut.model_validate(device)
+
+
+@router.post("/{device_id}/revoke", response_model=DeviceOut, responses=NOT_FOUND)
+async def revoke_device(
+    device_id: uuid.UUID,
+    owner: CurrentOwner,
+    session: SessionDep,
+    state: StateDep,
+    request: Request,
+    body: Annotated[DeviceRevoke | None, Body()] = None,
+) -> DeviceOut:
+    """Revoke a device for good; its next request is refused. Revoking again is a no-op."""
+    device = await service.revoke(
+        session,
+        client_id=owner.id,
+        device_id=device_id,
+        reason=body.reason if body else None,
+        actor=owner_actor(request, owner.id),
+        now=state.clock.now(),
+    )
+    return DeviceOut.model_validate(device)
+
+
+@router.post(
+    "/{device_id}/rotate-secret",
+    response_model=DeviceWithSecret,
+    responses=problem_responses(404, 409),
+)
+async def rotate_device_secret(
+    device_id: uuid.UUID,
+    owner: CurrentOwner,
+    session: SessionDep,
+    state: StateDep,
+    request: Request,
+) -> DeviceWithSecret:
+    """Issue a new secret (shown once); the old one works until the device uses the new one."""
+    result = await service.rotate_secret(
+        session,
+        client_id=owner.id,
+        device_id=device_id,
+        secret_box=state.secret_box,
+        grace_seconds=state.settings.secret_grace_seconds,
+        actor=owner_actor(request, owner.id),
+        now=state.clock.now(),
+    )
+    return _with_secret(result)

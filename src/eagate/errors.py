@@ -1,0 +1,82 @@
+"""Domain errors carry their HTTP status and stable code; one handler renders problem+json."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import orjson
+from starlette.responses import Response
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class ProblemError(Exception):
+    """An RFC 9457 problem: status, stable snake_case code, human title and detail."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    title: ClassVar[str] = "Bad request"
+    headers: dict[str, str]
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        self.detail = detail or self.title
+        self.headers = headers or {}
+        self.extra = extra
+        super().__init__(self.detail)
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "type": f"https://eagate.dev/problems/{self.code.replace('_', '-')}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+            **self.extra,
+        }
+
+
+def problem_response(
+    status: int,
+    body: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers
+    )
+
+
+def render(error: ProblemError) -> Response:
+    return problem_response(error.status, error.body(), error.headers)
+
+
+class MalformedJson(ProblemError):
+    status, code, title = 400, "malformed_json", "Malformed JSON body"
+
+
+class PayloadTooLarge(ProblemError):
+    status, code, title = 413, "payload_too_large", "Request body too large"
+
+
+class NotAuthenticated(ProblemError):
+    status, code, title = 401, "not_authenticated", "Not authenticated"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class ValidationFailed(ProblemError):
+    status, code, title = 422, "validation_error", "Request validation failed"
+
+
+class NotFound(ProblemError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class MethodNotAllowed(ProblemError):
+    status, code, title = 405, "method_not_allowed", "Method not allowed"

@@ -1,0 +1,51 @@
+"""OpenAPI helpers: every documented error is an RFC 9457 problem."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from eagate.errors import PROBLEM_JSON
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details with a stable `code`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str = Field(description="Stable snake_case error code")
+    errors: list[FieldError] | None = None
+    server_time: int | None = None
+
+
+_DESCRIPTIONS = {
+    400: "Malformed request",
+    401: "Not authenticated",
+    404: "Not found",
+    409: "Conflict",
+    413: "Payload too large",
+    422: "Validation error",
+    429: "Too many requests",
+    503: "Temporarily unavailable",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {
+            "model": Problem,
+            "description": _DESCRIPTIONS.get(status, "Error"),
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }

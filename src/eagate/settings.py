@@ -1,0 +1,53 @@
+"""Typed settings, read once from the environment (prefix ``EAGATE_``) and passed down."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+    TEST = "test"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EAGATE_", extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    redis_url: str | None = None
+    master_key: SecretStr | None = None
+    # Retired master keys (comma-separated base64), still able to decrypt until re-encrypted.
+    previous_master_keys: SecretStr | None = None
+    jwt_secret: SecretStr | None = None
+
+    signature_window_seconds: int = Field(300, ge=1, le=3600)
+    delivery_lease_seconds: int = Field(30, ge=1, le=3600)
+    secret_grace_seconds: int = Field(86400, ge=0)
+    access_token_ttl_seconds: int = Field(3600, ge=60)
+    next_poll_seconds: int = Field(5, ge=1, le=3600)
+    # How often coalesced device activity (last_poll_at, ...) is written to the database.
+    activity_flush_seconds: float = Field(1.0, gt=0, le=5)
+    # Argon2id cost (defaults: argon2-cffi's RFC 9106 low-memory profile). Production refuses
+    # anything below OWASP's minimum (19 MiB, 2 passes).
+    argon2_time_cost: int = Field(3, ge=1)
+    argon2_memory_kib: int = Field(65536, ge=8)
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+    log_level: str = "INFO"
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'eagate.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")

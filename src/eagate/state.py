@@ -1,0 +1,48 @@
+"""Process-wide services built in the lifespan and reached by dependencies."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from eagate.accounts.security import Passwords
+from eagate.clock import Clock
+from eagate.db import Database
+from eagate.devices.secrets import SecretBox
+from eagate.keys import ServerKeys
+from eagate.settings import Settings
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    database: Database
+    keys: ServerKeys
+    secret_box: SecretBox
+    passwords: Passwords
+    clock: Clock
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.eagate
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+async def _session(request: Request, state: StateDep) -> AsyncIterator[AsyncSession]:
+    # Safe methods read only: on SQLite they skip the write lock and never queue behind writers.
+    read_only = request.method in ("GET", "HEAD")
+    async for session in state.database.transaction(read_only=read_only):
+        yield session
+
+
+# One request = one transaction. scope="function": commit before the response is sent, so a
+# failed commit is never reported as success.
+SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
