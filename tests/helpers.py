@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from eagate.signing import signed_headers
 
 PASSWORD = "correct horse battery"
 
@@ -53,3 +56,32 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     assert body["status"] == status
     assert {"type", "title", "detail"} <= body.keys()
     return body
+
+
+async def signed_request(
+    client: httpx.AsyncClient,
+    device: dict[str, Any],
+    method: str,
+    target: str,
+    *,
+    body: bytes = b"",
+    secret: str | None = None,
+    timestamp: int | None = None,
+    nonce: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """Send a request signed as ``device`` (a registration response, holding its secret)."""
+    signature = signed_headers(
+        secret=secret or device["secret"],
+        device_id=device["id"],
+        method=method,
+        path_and_query=target,
+        body=body,
+        timestamp=int(time.time()) if timestamp is None else timestamp,
+        nonce=nonce,
+    )
+    if body:
+        signature["Content-Type"] = "application/json"
+    return await client.request(
+        method, target, content=body or None, headers={**signature, **(headers or {})}
+    )

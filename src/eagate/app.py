@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +19,12 @@ from eagate.accounts.security import Passwords
 from eagate.audit import router as audit
 from eagate.clock import Clock
 from eagate.db import Database
+from eagate.device_api import router as device_api
+from eagate.device_api.activity import ActivityRecorder
+from eagate.device_api.auth import DeviceAuthenticator
+from eagate.device_api.credentials import CredentialCache
+from eagate.device_api.replay import MemoryReplayGuard
+from eagate.devices import changes as device_changes
 from eagate.devices import router as devices
 from eagate.devices.secrets import SecretBox
 from eagate.errors import MalformedJson, ProblemError, ValidationFailed, problem_response, render
@@ -35,15 +42,28 @@ API_PREFIX = "/api/v1"
 
 def build_state(settings: Settings, clock: Clock | None = None) -> AppState:
     keys = load_server_keys(settings)
+    clock = clock or Clock()
+    database = Database(settings.resolved_database_url)
+    secret_box = SecretBox(keys.master_key, keys.previous_master_keys)
+    credentials = CredentialCache(database, secret_box, clock)
     return AppState(
         settings=settings,
-        database=Database(settings.resolved_database_url),
+        database=database,
         keys=keys,
-        secret_box=SecretBox(keys.master_key, keys.previous_master_keys),
+        secret_box=secret_box,
         passwords=Passwords(
             time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
         ),
-        clock=clock or Clock(),
+        clock=clock,
+        credentials=credentials,
+        device_auth=DeviceAuthenticator(
+            credentials=credentials,
+            replay=MemoryReplayGuard(),
+            database=database,
+            clock=clock,
+            window_seconds=settings.signature_window_seconds,
+        ),
+        activity=ActivityRecorder(database, interval=settings.activity_flush_seconds),
     )
 
 
@@ -60,9 +80,20 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        device_changes.subscribe(state.credentials.invalidate)
+        background = [
+            asyncio.create_task(state.credentials.run_watcher(), name="credential-watcher"),
+            asyncio.create_task(state.activity.run(), name="activity-flusher"),
+        ]
         try:
             yield
         finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            device_changes.unsubscribe(state.credentials.invalidate)
+            # Graceful shutdown: what devices did in the last interval is not lost.
+            await state.activity.flush()
             await state.database.dispose()
 
     app = FastAPI(
@@ -79,6 +110,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     api.include_router(accounts.router)
     api.include_router(devices.router)
     api.include_router(audit.router)
+    api.include_router(device_api.router)
     app.include_router(api)
     app.include_router(ops.router)
 

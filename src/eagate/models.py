@@ -2,6 +2,6 @@
 
 from eagate.accounts.models import Client
 from eagate.audit.models import AuditEvent
-from eagate.devices.models import Device
+from eagate.devices.models import Device, DeviceAuthChange
 
-__all__ = ["AuditEvent", "Client", "Device"]
+__all__ = ["AuditEvent", "Client", "Device", "DeviceAuthChange"]

@@ -52,9 +52,7 @@ def canonical_string(
     nonce: str,
     body_hash: str,
 ) -> str:
-    return "\n".join(
-        (method.upper(), path_and_query, device_id, str(timestamp), nonce, body_hash)
-    )
+    return "\n".join((method.upper(), path_and_query, device_id, str(timestamp), nonce, body_hash))
 
 
 def key_from_secret(secret: str) -> bytes:

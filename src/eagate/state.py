@@ -12,6 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from eagate.accounts.security import Passwords
 from eagate.clock import Clock
 from eagate.db import Database
+from eagate.device_api.activity import ActivityRecorder
+from eagate.device_api.auth import DeviceAuthenticator
+from eagate.device_api.credentials import CredentialCache
 from eagate.devices.secrets import SecretBox
 from eagate.keys import ServerKeys
 from eagate.settings import Settings
@@ -25,6 +28,9 @@ class AppState:
     secret_box: SecretBox
     passwords: Passwords
     clock: Clock
+    credentials: CredentialCache
+    device_auth: DeviceAuthenticator
+    activity: ActivityRecorder
     extras: dict[str, Any] = field(default_factory=dict)
 
 

@@ -57,7 +57,7 @@ async def read_me(owner: CurrentOwner) -> ClientOut:
 
 
 @router.delete("/me", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_me(owner: CurrentOwner, session: SessionDep) -> Response:
+async def delete_me(owner: CurrentOwner, session: SessionDep, state: StateDep) -> Response:
     """Delete the account and, by database cascade, everything it owns."""
-    await service.delete_client(session, owner.id)
+    await service.delete_client(session, owner.id, now=state.clock.now())
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from eagate.accounts.errors import EmailTaken, InvalidCredentials
 from eagate.accounts.models import Client
 from eagate.accounts.security import Passwords
+from eagate.devices.changes import record_owner_devices_gone
 
 
 async def sign_up(
@@ -40,6 +41,7 @@ async def get_client(session: AsyncSession, client_id: uuid.UUID) -> Client | No
     return await session.get(Client, client_id)
 
 
-async def delete_client(session: AsyncSession, client_id: uuid.UUID) -> None:
+async def delete_client(session: AsyncSession, client_id: uuid.UUID, *, now: datetime) -> None:
     """Delete the account; the database cascades to everything it owns."""
+    await record_owner_devices_gone(session, client_id, at=now)
     await session.execute(delete(Client).where(Client.id == client_id))

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from eagate.db import Base
@@ -49,3 +49,18 @@ class Device(Base):
     previous_secret_key_id: Mapped[str | None] = mapped_column(String(32))
     previous_secret_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     previous_secret_expires_at: Mapped[datetime | None]
+
+
+class DeviceAuthChange(Base):
+    """Outbox of changes to who may sign as a device (register, rotate, revoke, delete).
+
+    Every process watches it to drop stale entries from its in-memory key cache within a
+    second, whichever process (or CLI command) made the change, with or without Redis.
+    """
+
+    __tablename__ = "device_auth_changes"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    # No foreign key: the row must outlive a deleted device so watchers still hear of it.
+    device_id: Mapped[uuid.UUID]
+    at: Mapped[datetime] = mapped_column(index=True)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from eagate.audit import service as audit
 from eagate.audit.service import Actor
+from eagate.devices.changes import record_auth_change
 from eagate.devices.errors import DeviceNameTaken, DeviceNotFound, DeviceRevoked
 from eagate.devices.models import Device
 from eagate.devices.names import name_key
@@ -61,6 +62,7 @@ async def register(
     )
     session.add(device)
     await _flush_checking_name(session)
+    record_auth_change(session, [device.id], at=now)  # drops a cached "no such device"
     audit.record(
         session,
         client_id=client_id,
@@ -124,6 +126,7 @@ async def rename(
     device.name_key = name_key(device_name)
     device.updated_at = now
     await _flush_checking_name(session)
+    record_auth_change(session, [device.id], at=now)
     audit.record(
         session,
         client_id=client_id,
@@ -158,6 +161,7 @@ async def revoke(
     device.previous_secret_key_id = None
     device.previous_secret_expires_at = None
     await session.flush()
+    record_auth_change(session, [device.id], at=now)
     audit.record(
         session,
         client_id=client_id,
@@ -201,6 +205,7 @@ async def rotate_secret(
     device.secret_fingerprint = fingerprint(secret)
     device.updated_at = now
     await session.flush()
+    record_auth_change(session, [device.id], at=now)
     audit.record(
         session,
         client_id=client_id,

@@ -27,6 +27,16 @@ def upgrade() -> None:
         sa.UniqueConstraint("email", name=op.f("uq_clients_email")),
     )
     op.create_table(
+        "device_auth_changes",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("device_id", sa.Uuid(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_device_auth_changes")),
+    )
+    with op.batch_alter_table("device_auth_changes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_device_auth_changes_at"), ["at"], unique=False)
+
+    op.create_table(
         "audit_events",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("client_id", sa.Uuid(), nullable=False),
@@ -104,4 +114,8 @@ def downgrade() -> None:
         batch_op.drop_index("ix_audit_events_client_id_device_id_id")
 
     op.drop_table("audit_events")
+    with op.batch_alter_table("device_auth_changes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_device_auth_changes_at"))
+
+    op.drop_table("device_auth_changes")
     op.drop_table("clients")

@@ -1,0 +1,139 @@
+"""Verifying a signed device request (SPEC 4), independent of the web framework."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import update
+
+from eagate.clock import Clock
+from eagate.db import Database
+from eagate.device_api.credentials import CredentialCache
+from eagate.device_api.errors import (
+    DeviceRevokedAuth,
+    InvalidSignature,
+    MalformedSignatureHeaders,
+    ReplayedNonce,
+    TimestampOutOfWindow,
+)
+from eagate.device_api.replay import ReplayGuard
+from eagate.devices.changes import record_auth_change
+from eagate.devices.models import Device
+from eagate.signing import MalformedSignatureHeaders as MalformedHeaders
+from eagate.signing import (
+    body_sha256,
+    canonical_string,
+    parse_signature_headers,
+    signature_matches,
+)
+
+log = logging.getLogger("eagate.device_api")
+
+# Verified against when the device is unknown, so that path costs the same HMAC.
+_UNKNOWN_DEVICE_KEY = b"0" * 64
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticatedDevice:
+    id: uuid.UUID
+    client_id: uuid.UUID
+    device_name: str
+
+
+class DeviceAuthenticator:
+    def __init__(
+        self,
+        *,
+        credentials: CredentialCache,
+        replay: ReplayGuard,
+        database: Database,
+        clock: Clock,
+        window_seconds: int,
+    ) -> None:
+        self._credentials = credentials
+        self._replay = replay
+        self._database = database
+        self._clock = clock
+        self._window = window_seconds
+        self._retiring: set[uuid.UUID] = set()
+
+    async def authenticate(
+        self,
+        *,
+        method: str,
+        target: str,
+        header: Callable[[str], str | None],
+        body: bytes,
+    ) -> AuthenticatedDevice:
+        """The device that signed this request, or a DeviceAuthError in SPEC 4's order."""
+        now = int(self._clock.time())
+        try:
+            signed = parse_signature_headers(header)
+        except MalformedHeaders as exc:
+            raise MalformedSignatureHeaders(str(exc), server_time=now) from None
+        if abs(now - signed.timestamp) > self._window:
+            raise TimestampOutOfWindow(
+                f"|server_time - X-Timestamp| must be at most {self._window} s; "
+                "correct the device clock from server_time",
+                server_time=now,
+            )
+        canonical = canonical_string(
+            method=method,
+            path_and_query=target,
+            device_id=signed.device_id_text,
+            timestamp=signed.timestamp_text,
+            nonce=signed.nonce,
+            body_hash=body_sha256(body),
+        )
+        credentials = await self._credentials.get(signed.device_id)
+        if credentials is None:
+            signature_matches(
+                key=_UNKNOWN_DEVICE_KEY, canonical=canonical, signature=signed.signature
+            )
+            raise InvalidSignature(server_time=now)
+        used_current = signature_matches(
+            key=credentials.key, canonical=canonical, signature=signed.signature
+        )
+        if not used_current:
+            previous = credentials.previous_key_valid(now)
+            if previous is None or not signature_matches(
+                key=previous, canonical=canonical, signature=signed.signature
+            ):
+                raise InvalidSignature(server_time=now)
+        # Only now, with the signature proven, may the nonce be spent.
+        if not await self._replay.claim(
+            signed.device_id, signed.nonce, until=signed.timestamp + self._window + 1, now=now
+        ):
+            raise ReplayedNonce("use a fresh X-Nonce for every request", server_time=now)
+        if not credentials.is_active:
+            raise DeviceRevokedAuth(server_time=now)
+        if used_current and credentials.previous_key is not None:
+            await self._retire_previous_key(credentials.device_id)
+        return AuthenticatedDevice(
+            id=credentials.device_id,
+            client_id=credentials.client_id,
+            device_name=credentials.device_name,
+        )
+
+    async def _retire_previous_key(self, device_id: uuid.UUID) -> None:
+        """The device has the new secret: the rotated-out one stops working now."""
+        if device_id in self._retiring:
+            return
+        self._retiring.add(device_id)
+        try:
+            async with self._database.sessions() as session, session.begin():
+                await session.execute(
+                    update(Device)
+                    .where(Device.id == device_id, Device.previous_secret_ciphertext.is_not(None))
+                    .values(
+                        previous_secret_ciphertext=None,
+                        previous_secret_key_id=None,
+                        previous_secret_expires_at=None,
+                    )
+                )
+                record_auth_change(session, [device_id], at=self._clock.now())
+        finally:
+            self._retiring.discard(device_id)

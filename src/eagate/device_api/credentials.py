@@ -1,0 +1,192 @@
+"""In-memory cache of device signing keys, kept coherent through the auth-change outbox.
+
+The poll path must not touch the database on every request, so each process keeps the
+decrypted keys of the devices that talk to it. Changes made in this process invalidate at
+commit; changes made anywhere else (another worker or instance, the CLI) arrive through the
+``device_auth_changes`` table, which a background task reads every ``watch_interval``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+
+from eagate.clock import Clock
+from eagate.db import Database
+from eagate.devices.models import Device, DeviceAuthChange
+from eagate.devices.secrets import SealedSecret, SecretBox
+
+log = logging.getLogger("eagate.device_api")
+
+# How far back each watch looks: longer than any transaction that writes a change could take
+# between stamping it and committing, and than clock skew between instances.
+_WATCH_LOOKBACK = timedelta(seconds=60)
+_OUTBOX_RETENTION = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceCredentials:
+    device_id: uuid.UUID
+    client_id: uuid.UUID
+    device_name: str
+    is_active: bool
+    key: bytes
+    previous_key: bytes | None
+    previous_expires_at: float | None  # unix seconds
+
+    def previous_key_valid(self, now: float) -> bytes | None:
+        if self.previous_key is None or self.previous_expires_at is None:
+            return None
+        return self.previous_key if now < self.previous_expires_at else None
+
+
+class CredentialCache:
+    def __init__(
+        self,
+        database: Database,
+        secret_box: SecretBox,
+        clock: Clock,
+        *,
+        max_entries: int = 200_000,
+        watch_interval: float = 0.5,
+    ) -> None:
+        self._database = database
+        self._secret_box = secret_box
+        self._clock = clock
+        self._max_entries = max_entries
+        self._watch_interval = watch_interval
+        # None caches "no such device", so floods of unknown ids do not reach the database.
+        self._entries: dict[uuid.UUID, DeviceCredentials | None] = {}
+        self._loading: dict[uuid.UUID, asyncio.Future[DeviceCredentials | None]] = {}
+        self._seen_changes: set[int] = set()
+        self._generation = 0
+
+    async def get(self, device_id: uuid.UUID) -> DeviceCredentials | None:
+        try:
+            return self._entries[device_id]
+        except KeyError:
+            pass
+        pending = self._loading.get(device_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[DeviceCredentials | None] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._loading[device_id] = future
+        generation = self._generation
+        try:
+            credentials = await self._load(device_id)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters, if any, re-raise it themselves
+            raise
+        finally:
+            self._loading.pop(device_id, None)
+        # An invalidation that arrived while we were loading wins over what we read.
+        if generation == self._generation:
+            self._store(device_id, credentials)
+        future.set_result(credentials)
+        return credentials
+
+    def invalidate(self, device_ids: Iterable[uuid.UUID]) -> None:
+        self._generation += 1
+        for device_id in device_ids:
+            self._entries.pop(device_id, None)
+
+    def clear(self) -> None:
+        self._generation += 1
+        self._entries.clear()
+
+    def _store(self, device_id: uuid.UUID, credentials: DeviceCredentials | None) -> None:
+        if len(self._entries) >= self._max_entries:
+            # Drop the oldest half (dicts keep insertion order): cheap and good enough.
+            for stale in list(self._entries)[: self._max_entries // 2]:
+                del self._entries[stale]
+        self._entries[device_id] = credentials
+
+    async def _load(self, device_id: uuid.UUID) -> DeviceCredentials | None:
+        async with self._database.read_sessions() as session:
+            row = (
+                await session.execute(
+                    select(
+                        Device.client_id,
+                        Device.device_name,
+                        Device.is_active,
+                        Device.secret_key_id,
+                        Device.secret_ciphertext,
+                        Device.previous_secret_key_id,
+                        Device.previous_secret_ciphertext,
+                        Device.previous_secret_expires_at,
+                    ).where(Device.id == device_id)
+                )
+            ).one_or_none()
+        if row is None:
+            return None
+        key = self._secret_box.open(
+            device_id=device_id, sealed=SealedSecret(row.secret_key_id, row.secret_ciphertext)
+        )
+        previous_key = None
+        if row.previous_secret_ciphertext is not None and row.previous_secret_key_id is not None:
+            previous_key = self._secret_box.open(
+                device_id=device_id,
+                sealed=SealedSecret(row.previous_secret_key_id, row.previous_secret_ciphertext),
+            )
+        expires = row.previous_secret_expires_at
+        return DeviceCredentials(
+            device_id=device_id,
+            client_id=row.client_id,
+            device_name=row.device_name,
+            is_active=row.is_active,
+            key=key,
+            previous_key=previous_key,
+            previous_expires_at=expires.timestamp() if expires else None,
+        )
+
+    async def watch_once(self) -> int:
+        """Apply changes recorded by any process; returns how many were new to us."""
+        since = self._clock.now() - _WATCH_LOOKBACK
+        async with self._database.read_sessions() as session:
+            rows = (
+                await session.execute(
+                    select(DeviceAuthChange.id, DeviceAuthChange.device_id).where(
+                        DeviceAuthChange.at > since
+                    )
+                )
+            ).all()
+        fresh = [row for row in rows if row.id not in self._seen_changes]
+        if fresh:
+            self.invalidate(row.device_id for row in fresh)
+        self._seen_changes = {row.id for row in rows}
+        return len(fresh)
+
+    async def prune_outbox(self) -> None:
+        async with self._database.sessions() as session, session.begin():
+            await session.execute(
+                delete(DeviceAuthChange).where(
+                    DeviceAuthChange.at < self._clock.now() - _OUTBOX_RETENTION
+                )
+            )
+
+    async def run_watcher(self) -> None:
+        """Background task: watch the outbox until cancelled."""
+        ticks = 0
+        while True:
+            await asyncio.sleep(self._watch_interval)
+            try:
+                await self.watch_once()
+                ticks += 1
+                if ticks % 600 == 0:
+                    await self.prune_outbox()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Could not read the outbox: forget everything rather than risk serving a
+                # revoked device from a stale entry.
+                log.exception("credential watcher failed; cache cleared")
+                self.clear()

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader
+
+from eagate.device_api.auth import AuthenticatedDevice
+from eagate.logs import bind_actor
+from eagate.state import StateDep
+
+# Declared for the OpenAPI document (so /docs shows the headers); verification is below.
+signature_dependencies = [
+    Depends(APIKeyHeader(name=name, auto_error=False, scheme_name=name, description=text))
+    for name, text in (
+        ("X-Device-Id", "The device's id"),
+        ("X-Timestamp", "Unix seconds, UTC"),
+        ("X-Nonce", "16-64 chars of [A-Za-z0-9_-], never reused"),
+        ("X-Signature", "base64 HMAC-SHA256 of the canonical string (see PROTOCOL.md)"),
+    )
+]
+
+
+def request_target(request: Request) -> str:
+    """The path and query exactly as the client sent them (what the device signed)."""
+    raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
+    query: bytes = request.scope.get("query_string", b"")
+    target = raw_path.decode("latin-1")
+    return f"{target}?{query.decode('latin-1')}" if query else target
+
+
+async def signed_device(request: Request, state: StateDep) -> AuthenticatedDevice:
+    """The device whose HMAC signature this request carries (SPEC 4), or a 401."""
+    device = await state.device_auth.authenticate(
+        method=request.method,
+        target=request_target(request),
+        header=request.headers.get,
+        body=await request.body(),
+    )
+    bind_actor(device_id=device.id)
+    state.activity.record(device.id, state.clock.now())
+    return device
+
+
+SignedDevice = Annotated[AuthenticatedDevice, Depends(signed_device)]

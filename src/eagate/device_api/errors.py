@@ -1,0 +1,32 @@
+"""The device API's 401 answers, in the order SPEC 4 checks them; each carries server_time."""
+
+from __future__ import annotations
+
+from eagate.errors import ProblemError
+
+
+class DeviceAuthError(ProblemError):
+    status = 401
+
+    def __init__(self, detail: str | None = None, *, server_time: int) -> None:
+        super().__init__(detail, server_time=server_time)
+
+
+class MalformedSignatureHeaders(DeviceAuthError):
+    code, title = "malformed_signature_headers", "Signature headers missing or malformed"
+
+
+class TimestampOutOfWindow(DeviceAuthError):
+    code, title = "timestamp_out_of_window", "X-Timestamp is outside the accepted window"
+
+
+class InvalidSignature(DeviceAuthError):
+    code, title = "invalid_signature", "Invalid signature"
+
+
+class ReplayedNonce(DeviceAuthError):
+    code, title = "replayed_nonce", "This nonce was already used"
+
+
+class DeviceRevokedAuth(DeviceAuthError):
+    code, title = "device_revoked", "The device is revoked"

@@ -1,0 +1,50 @@
+"""Replay protection: each (device, nonce) is accepted once while its timestamp is in window."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Protocol
+
+
+class ReplayGuard(Protocol):
+    async def claim(self, device_id: uuid.UUID, nonce: str, *, until: int, now: int) -> bool:
+        """Record the nonce until ``until`` (unix seconds); False if it was already recorded."""
+        ...
+
+
+class MemoryReplayGuard:
+    """One process's memory: correct for a single process (``--workers > 1`` needs Redis)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[uuid.UUID, str], int] = {}
+        # Nonces bucketed by the second they expire, so purging costs what it removes.
+        self._buckets: dict[int, list[tuple[uuid.UUID, str]]] = {}
+        self._purged_through: int | None = None
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    async def claim(self, device_id: uuid.UUID, nonce: str, *, until: int, now: int) -> bool:
+        self._purge(now)
+        key = (device_id, nonce)
+        if key in self._seen:
+            return False
+        self._seen[key] = until
+        self._buckets.setdefault(until, []).append(key)
+        return True
+
+    def _purge(self, now: int) -> None:
+        if self._purged_through is None:
+            self._purged_through = now - 1
+            return
+        if now <= self._purged_through:
+            return
+        if now - self._purged_through > len(self._buckets):
+            expired = [second for second in self._buckets if second <= now]
+        else:
+            expired = [s for s in range(self._purged_through + 1, now + 1) if s in self._buckets]
+        for second in expired:
+            for key in self._buckets.pop(second):
+                if self._seen.get(key) == second:
+                    del self._seen[key]
+        self._purged_through = now

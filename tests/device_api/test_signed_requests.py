@@ -1,0 +1,137 @@
+"""SPEC 4: every device request is signed; failures come in a fixed order, each with server_time."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from eagate.clock import FrozenClock
+from tests.conftest import AppClientFactory
+from tests.helpers import assert_problem, new_owner, register_device, signed_request
+
+
+async def test_signed_me_answers_who_the_device_is(client: httpx.AsyncClient) -> None:
+    owner = await new_owner(client)
+    device = await register_device(client, owner, "Scalper")
+
+    response = await signed_request(client, device, "GET", "/api/v1/device/me")
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["device_id"] == device["id"]
+    assert body["device_name"] == "Scalper"
+    assert body["client_id"] == owner.id
+    assert abs(body["server_time"] - time.time()) < 5
+    assert int(response.headers["x-server-time"]) == pytest.approx(time.time(), abs=5)
+
+
+async def test_replayed_request_is_refused(client: httpx.AsyncClient) -> None:
+    owner = await new_owner(client)
+    device = await register_device(client, owner)
+    now = int(time.time())
+    first = await signed_request(
+        client, device, "GET", "/api/v1/device/me", timestamp=now, nonce="n" * 20
+    )
+    again = await signed_request(
+        client, device, "GET", "/api/v1/device/me", timestamp=now, nonce="n" * 20
+    )
+    assert first.status_code == 200
+    body = assert_problem(again, 401, "replayed_nonce")
+    assert isinstance(body["server_time"], int)
+
+
+@pytest.mark.parametrize("offset", [-301, 301])
+async def test_timestamp_outside_window_is_refused(client: httpx.AsyncClient, offset: int) -> None:
+    owner = await new_owner(client)
+    device = await register_device(client, owner)
+    response = await signed_request(
+        client, device, "GET", "/api/v1/device/me", timestamp=int(time.time()) + offset
+    )
+    body = assert_problem(response, 401, "timestamp_out_of_window")
+    assert abs(body["server_time"] - time.time()) < 5
+
+
+async def test_forged_request_does_not_spend_its_nonce(client: httpx.AsyncClient) -> None:
+    owner = await new_owner(client)
+    device = await register_device(client, owner)
+    now = int(time.time())
+    forged = await signed_request(
+        client, device, "GET", "/api/v1/device/me", secret="f" * 64, timestamp=now, nonce="k" * 20
+    )
+    genuine = await signed_request(
+        client, device, "GET", "/api/v1/device/me", timestamp=now, nonce="k" * 20
+    )
+    assert_problem(forged, 401, "invalid_signature")
+    assert genuine.status_code == 200
+
+
+async def test_revoked_device_is_refused_on_its_next_request(client: httpx.AsyncClient) -> None:
+    owner = await new_owner(client)
+    device = await register_device(client, owner)
+    assert (await signed_request(client, device, "GET", "/api/v1/device/me")).status_code == 200
+    revoke = await client.post(f"/api/v1/devices/{device['id']}/revoke", headers=owner.headers)
+    assert revoke.status_code == 200
+    assert_problem(
+        await signed_request(client, device, "GET", "/api/v1/device/me"), 401, "device_revoked"
+    )
+
+
+async def test_rotation_old_secret_works_until_new_one_is_used(client: httpx.AsyncClient) -> None:
+    owner = await new_owner(client)
+    device = await register_device(client, owner)
+    rotated = await client.post(
+        f"/api/v1/devices/{device['id']}/rotate-secret", headers=owner.headers
+    )
+    assert rotated.status_code == 200
+    new_secret = rotated.json()["secret"]
+    assert new_secret != device["secret"]
+
+    assert (await signed_request(client, device, "GET", "/api/v1/device/me")).status_code == 200
+    with_new = await signed_request(client, device, "GET", "/api/v1/device/me", secret=new_secret)
+    assert with_new.status_code == 200
+    old_again = await signed_request(client, device, "GET", "/api/v1/device/me")
+    assert_problem(old_again, 401, "invalid_signature")
+
+
+async def test_rotation_grace_period_ends(app_client: AppClientFactory) -> None:
+    clock = FrozenClock()
+    async with app_client(clock=clock, secret_grace_seconds=600) as client:
+        owner = await new_owner(client)
+        device = await register_device(client, owner)
+        rotated = await client.post(
+            f"/api/v1/devices/{device['id']}/rotate-secret", headers=owner.headers
+        )
+        clock.advance(599)
+        ok = await signed_request(
+            client, device, "GET", "/api/v1/device/me", timestamp=int(clock.time())
+        )
+        assert ok.status_code == 200
+        clock.advance(2)
+        late = await signed_request(
+            client, device, "GET", "/api/v1/device/me", timestamp=int(clock.time())
+        )
+        assert_problem(late, 401, "invalid_signature")
+        new = await signed_request(
+            client,
+            device,
+            "GET",
+            "/api/v1/device/me",
+            secret=rotated.json()["secret"],
+            timestamp=int(clock.time()),
+        )
+        assert new.status_code == 200
+
+
+async def test_activity_is_visible_to_the_owner(client: httpx.AsyncClient) -> None:
+    owner = await new_owner(client)
+    device = await register_device(client, owner)
+    poll = await signed_request(client, device, "GET", "/api/v1/device/poll?limit=10")
+    assert poll.status_code == 200, poll.text
+    assert poll.json()["signals"] == []
+    await client.app.state.eagate.activity.flush()  # type: ignore[attr-defined]
+    seen = (await client.get(f"/api/v1/devices/{device['id']}", headers=owner.headers)).json()
+    assert seen["last_poll_at"] is not None
+    assert seen["last_seen_at"] is not None
+    assert seen["last_ack_at"] is None
