@@ -33,6 +33,8 @@ from eagate.logs import configure_logging
 from eagate.middleware import RequestContextMiddleware
 from eagate.openapi import problem_responses
 from eagate.settings import Settings
+from eagate.signals import router as signals
+from eagate.signals.delivery import DeliveryHub
 from eagate.state import AppState
 
 log = logging.getLogger("eagate")
@@ -64,6 +66,7 @@ def build_state(settings: Settings, clock: Clock | None = None) -> AppState:
             window_seconds=settings.signature_window_seconds,
         ),
         activity=ActivityRecorder(database, interval=settings.activity_flush_seconds),
+        deliveries=DeliveryHub(),
     )
 
 
@@ -110,6 +113,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     api.include_router(accounts.router)
     api.include_router(devices.router)
     api.include_router(audit.router)
+    api.include_router(signals.router)
+    api.include_router(signals.stats_router)
     api.include_router(device_api.router)
     app.include_router(api)
     app.include_router(ops.router)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator, Uuid, event
+from sqlalchemy import DateTime, MetaData, Numeric, String, Table, TypeDecorator, Uuid, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -16,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.types import TypeEngine
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -50,9 +54,50 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A decimal stored exactly: NUMERIC on PostgreSQL, canonical text on SQLite (whose
+    NUMERIC affinity would silently turn 0.1 into a binary float)."""
+
+    impl = Numeric(28, 10)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(40))
+        return dialect.type_descriptor(Numeric(28, 10, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return format(value.normalize(), "f") if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(str(value)).normalize()
+
+
+async def insert_ignoring_conflict(
+    session: AsyncSession, table: Table, values: dict[str, Any]
+) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING on either backend; True if the row was inserted.
+
+    The database, not a check-then-insert, decides who wins a race, and a conflict does not
+    abort a PostgreSQL transaction the way a caught IntegrityError would.
+    """
+    dialect = session.bind.dialect.name if session.bind is not None else ""
+    statement = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(table)
+    result = await session.execute(statement.values(**values).on_conflict_do_nothing())
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, uuid.UUID: Uuid}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        uuid.UUID: Uuid,
+        Decimal: ExactDecimal,
+    }
 
 
 def on_commit(session: AsyncSession, callback: Callable[[], None]) -> None:

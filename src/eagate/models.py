@@ -3,5 +3,15 @@
 from eagate.accounts.models import Client
 from eagate.audit.models import AuditEvent
 from eagate.devices.models import Device, DeviceAuthChange
+from eagate.signals.models import Ack, Delivery, IdempotencyKey, Signal
 
-__all__ = ["AuditEvent", "Client", "Device", "DeviceAuthChange"]
+__all__ = [
+    "Ack",
+    "AuditEvent",
+    "Client",
+    "Delivery",
+    "Device",
+    "DeviceAuthChange",
+    "IdempotencyKey",
+    "Signal",
+]

@@ -18,6 +18,7 @@ from eagate.device_api.credentials import CredentialCache
 from eagate.devices.secrets import SecretBox
 from eagate.keys import ServerKeys
 from eagate.settings import Settings
+from eagate.signals.delivery import DeliveryHub
 
 
 @dataclass
@@ -31,6 +32,7 @@ class AppState:
     credentials: CredentialCache
     device_auth: DeviceAuthenticator
     activity: ActivityRecorder
+    deliveries: DeliveryHub
     extras: dict[str, Any] = field(default_factory=dict)
 
 

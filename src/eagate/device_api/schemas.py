@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+from eagate.signals.schemas import Number, Volume
 
 
 class DeviceMe(BaseModel):
@@ -20,10 +21,10 @@ class DeviceSignal(BaseModel):
     instrument: str
     side: Literal["buy", "sell"]
     order_type: Literal["market", "limit", "stop"]
-    volume: Decimal
-    price: Decimal | None
-    sl: Decimal | None
-    tp: Decimal | None
+    volume: Volume
+    price: Number | None
+    sl: Number | None
+    tp: Number | None
     comment: str | None
     created_at: datetime
     expires_at: datetime

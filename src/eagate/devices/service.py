@@ -19,6 +19,7 @@ from eagate.devices.names import name_key
 from eagate.devices.secrets import SecretBox, fingerprint, generate_secret
 from eagate.ids import uuid7
 from eagate.pagination import Page, PageRequest
+from eagate.signals.delivery import cancel_open_deliveries
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ async def revoke(
     device.previous_secret_ciphertext = None
     device.previous_secret_key_id = None
     device.previous_secret_expires_at = None
+    await cancel_open_deliveries(session, device_id=device.id)
     await session.flush()
     record_auth_change(session, [device.id], at=now)
     audit.record(

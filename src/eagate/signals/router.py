@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+
+from eagate.accounts.dependencies import CurrentOwner
+from eagate.openapi import problem_responses
+from eagate.pagination import PageRequest, page_request, set_next_link
+from eagate.requests import owner_actor
+from eagate.signals import service
+from eagate.signals.schemas import DeviceStats, SignalCreate, SignalOut
+from eagate.state import SessionDep, StateDep
+
+router = APIRouter(prefix="/signals", tags=["signals"])
+stats_router = APIRouter(prefix="/devices", tags=["devices"])
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x20-\x7e]+$",
+        description="Same key + same body within 24 h returns the original response",
+    ),
+]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SignalOut,
+    responses=problem_responses(404, 409),
+)
+async def create_signal(
+    body: SignalCreate,
+    owner: CurrentOwner,
+    session: SessionDep,
+    state: StateDep,
+    request: Request,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    """Send a trading signal to the listed devices, or to every active device."""
+    created = await service.create_signal(
+        session,
+        client_id=owner.id,
+        request=body,
+        idempotency_key=idempotency_key,
+        fingerprint=service.request_fingerprint(await request.body()),
+        hub=state.deliveries,
+        actor=owner_actor(request, owner.id),
+        now=state.clock.now(),
+    )
+    return Response(created.body, status_code=201, media_type="application/json")
+
+
+@router.get("", response_model=list[SignalOut])
+async def list_signals(
+    owner: CurrentOwner,
+    session: SessionDep,
+    state: StateDep,
+    request: Request,
+    response: Response,
+    page: Annotated[PageRequest, Depends(page_request)],
+) -> list[SignalOut]:
+    """The owner's signals with their per-device deliveries, newest first."""
+    result = await service.list_signals(
+        session, client_id=owner.id, page=page, now=state.clock.now()
+    )
+    set_next_link(request, response, result.next_after)
+    return result.items
+
+
+@router.get("/{signal_id}", response_model=SignalOut, responses=problem_responses(404))
+async def get_signal(
+    signal_id: uuid.UUID, owner: CurrentOwner, session: SessionDep, state: StateDep
+) -> SignalOut:
+    """One signal and the fate of each of its deliveries."""
+    return await service.get_signal(
+        session, client_id=owner.id, signal_id=signal_id, now=state.clock.now()
+    )
+
+
+@router.post("/{signal_id}/cancel", response_model=SignalOut, responses=problem_responses(404))
+async def cancel_signal(
+    signal_id: uuid.UUID,
+    owner: CurrentOwner,
+    session: SessionDep,
+    state: StateDep,
+    request: Request,
+) -> SignalOut:
+    """Cancel a signal: deliveries not yet acknowledged become `cancelled`."""
+    return await service.cancel_signal(
+        session,
+        client_id=owner.id,
+        signal_id=signal_id,
+        actor=owner_actor(request, owner.id),
+        now=state.clock.now(),
+    )
+
+
+@stats_router.get(
+    "/{device_id}/stats", response_model=DeviceStats, responses=problem_responses(404)
+)
+async def device_stats(
+    device_id: uuid.UUID,
+    owner: CurrentOwner,
+    session: SessionDep,
+    state: StateDep,
+    window: Annotated[
+        int, Query(ge=1, le=10000, description="How many recent deliveries to measure")
+    ] = 1000,
+) -> DeviceStats:
+    """Delivery latency of a device: created -> delivered -> acked, p50 and p95."""
+    return await service.device_stats(
+        session, client_id=owner.id, device_id=device_id, window=window, now=state.clock.now()
+    )

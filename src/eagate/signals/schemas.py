@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+
+# JSON numbers in and out, kept exact: at most 15 significant digits, so the shortest float
+# representation used on output is the very number that came in (0.1 stays 0.1).
+Number = Annotated[
+    Decimal,
+    Field(gt=0, max_digits=15, decimal_places=8, allow_inf_nan=False),
+    PlainSerializer(float, return_type=float, when_used="json"),
+]
+Volume = Annotated[Number, Field(le=1000)]
+Instrument = Annotated[
+    str, Field(pattern=r"^[A-Za-z0-9._#-]{1,32}$", examples=["EURUSD", "XAUUSD.m"])
+]
+
+DeliveryStatus = Literal["pending", "delivered", "placed", "failed", "expired", "cancelled"]
+
+
+class SignalFields(BaseModel):
+    instrument: Instrument
+    side: Literal["buy", "sell"]
+    order_type: Literal["market", "limit", "stop"] = "market"
+    volume: Volume
+    price: Number | None = Field(None, description="Required unless order_type is market")
+    sl: Number | None = None
+    tp: Number | None = None
+    comment: Annotated[str | None, Field(max_length=64)] = None
+
+
+class SignalCreate(SignalFields):
+    model_config = ConfigDict(extra="forbid")
+
+    device_ids: Annotated[
+        list[uuid.UUID] | None,
+        Field(min_length=1, max_length=1000, description="Default: every active device"),
+    ] = None
+    expires_in_seconds: Annotated[int, Field(ge=60, le=86400)] = 14400
+
+    @model_validator(mode="after")
+    def _price_unless_market(self) -> Self:
+        if self.order_type != "market" and self.price is None:
+            raise ValueError(f"price is required for a {self.order_type} order")
+        return self
+
+
+class DeliveryOut(BaseModel):
+    device_id: uuid.UUID
+    status: DeliveryStatus
+    attempts: int
+    delivered_at: datetime | None
+    acked_at: datetime | None
+    broker_ticket: str | None
+    error: str | None
+
+
+class SignalOut(SignalFields):
+    id: uuid.UUID
+    created_at: datetime
+    expires_at: datetime
+    deliveries: list[DeliveryOut]
+
+
+class AckRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    signal_id: uuid.UUID
+    status: Literal["placed", "failed"]
+    broker_ticket: Annotated[str | None, Field(min_length=1, max_length=64)] = None
+    error: Annotated[str | None, Field(min_length=1, max_length=1024)] = None
+    executed_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _ticket_or_error(self) -> Self:
+        if self.status == "placed" and self.broker_ticket is None:
+            raise ValueError("broker_ticket is required when status is placed")
+        if self.status == "failed" and self.error is None:
+            raise ValueError("error is required when status is failed")
+        return self
+
+
+class AckOut(BaseModel):
+    signal_id: uuid.UUID
+    status: Literal["placed", "failed"]
+    broker_ticket: str | None
+    error: str | None
+    recorded_at: datetime
+
+
+class LatencySummary(BaseModel):
+    count: int
+    p50_ms: float | None
+    p95_ms: float | None
+
+
+class DeviceStats(BaseModel):
+    """Delivery latency of a device's most recent deliveries (see docs/API.md)."""
+
+    device_id: uuid.UUID
+    window: int = Field(description="How many of the most recent deliveries were measured")
+    deliveries_by_status: dict[str, int]
+    created_to_delivered: LatencySummary
+    delivered_to_acked: LatencySummary
+    created_to_acked: LatencySummary
