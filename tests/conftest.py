@@ -104,7 +104,7 @@ def app_client(database_url: str, tmp_path: Path) -> AppClientFactory:
     ) -> AsyncIterator[httpx.AsyncClient]:
         settings = make_settings(database_url, tmp_path / "data", **overrides)
         app = create_app(settings, clock=clock)
-        async with app.router.lifespan_context(app):
+        async with app.fastapi.router.lifespan_context(app.fastapi):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(
                 transport=transport, base_url="http://eagate.test"

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from eagate import ops
+from eagate.accesslog import AccessLog, RequestIds
 from eagate.accounts import router as accounts
 from eagate.accounts.security import Passwords
+from eagate.asgi import EagateApp
 from eagate.audit import router as audit
 from eagate.clock import Clock
 from eagate.db import Database
@@ -23,14 +26,21 @@ from eagate.device_api import router as device_api
 from eagate.device_api.activity import ActivityRecorder
 from eagate.device_api.auth import DeviceAuthenticator
 from eagate.device_api.credentials import CredentialCache
+from eagate.device_api.openapi import document_poll_route
 from eagate.device_api.replay import MemoryReplayGuard
 from eagate.devices import changes as device_changes
 from eagate.devices import router as devices
 from eagate.devices.secrets import SecretBox
-from eagate.errors import MalformedJson, ProblemError, ValidationFailed, problem_response, render
+from eagate.errors import (
+    MalformedJson,
+    ProblemError,
+    ValidationFailed,
+    internal_error_body,
+    problem_response,
+    render,
+)
 from eagate.keys import load_server_keys
 from eagate.logs import configure_logging
-from eagate.middleware import RequestContextMiddleware
 from eagate.openapi import problem_responses
 from eagate.settings import Settings
 from eagate.signals import router as signals
@@ -38,8 +48,6 @@ from eagate.signals.delivery import DeliveryHub
 from eagate.state import AppState
 
 log = logging.getLogger("eagate")
-
-API_PREFIX = "/api/v1"
 
 
 def build_state(settings: Settings, clock: Clock | None = None) -> AppState:
@@ -67,26 +75,35 @@ def build_state(settings: Settings, clock: Clock | None = None) -> AppState:
         ),
         activity=ActivityRecorder(database, interval=settings.activity_flush_seconds),
         deliveries=DeliveryHub(),
+        access_log=AccessLog(
+            enabled=logging.getLevelName(settings.log_level.upper()) <= logging.INFO
+        ),
+        request_ids=RequestIds(),
     )
 
 
-def serve_app() -> FastAPI:
+def serve_app() -> EagateApp:
     """The factory `eagate serve` hands to uvicorn: settings from the environment, JSON logs."""
     settings = Settings()
     configure_logging(settings.log_level)
     return create_app(settings)
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> EagateApp:
     settings = settings or Settings()
     state = build_state(settings, clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         device_changes.subscribe(state.credentials.invalidate)
+        # Everything built so far (framework, models, schemas) lives as long as the process:
+        # move it out of the collector's sight so collections stay short on the hot path.
+        gc.collect()
+        gc.freeze()
         background = [
             asyncio.create_task(state.credentials.run_watcher(), name="credential-watcher"),
             asyncio.create_task(state.activity.run(), name="activity-flusher"),
+            asyncio.create_task(state.access_log.run(), name="access-log-writer"),
         ]
         try:
             yield
@@ -108,22 +125,21 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.eagate = state
 
-    api = APIRouter(prefix=API_PREFIX)
-    api.include_router(accounts.public)
-    api.include_router(accounts.router)
-    api.include_router(devices.router)
-    api.include_router(audit.router)
-    api.include_router(signals.router)
-    api.include_router(signals.stats_router)
-    api.include_router(device_api.router)
-    app.include_router(api)
-    app.include_router(ops.router)
+    for router in (
+        accounts.public,
+        accounts.router,
+        devices.router,
+        signals.stats_router,
+        audit.router,
+        signals.router,
+        device_api.router,
+        ops.router,
+    ):
+        app.include_router(router)
 
     _install_error_handlers(app)
-    app.add_middleware(
-        RequestContextMiddleware, clock=state.clock, max_body_bytes=settings.max_body_bytes
-    )
-    return app
+    document_poll_route(app)
+    return EagateApp(app, state)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -160,14 +176,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def on_unexpected(_request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
-        body = {
-            "type": "about:blank",
-            "title": "Internal server error",
-            "status": 500,
-            "detail": "The server failed to handle this request; it has been logged.",
-            "code": "internal_error",
-        }
-        return problem_response(500, body)
+        return problem_response(500, internal_error_body())
 
     app.add_exception_handler(ProblemError, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)

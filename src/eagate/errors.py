@@ -51,6 +51,16 @@ def problem_response(
     )
 
 
+def internal_error_body() -> dict[str, Any]:
+    return {
+        "type": "about:blank",
+        "title": "Internal server error",
+        "status": 500,
+        "detail": "The server failed to handle this request; it has been logged.",
+        "code": "internal_error",
+    }
+
+
 def render(error: ProblemError) -> Response:
     return problem_response(error.status, error.body(), error.headers)
 

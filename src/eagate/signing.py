@@ -24,16 +24,16 @@ import hmac
 import re
 import secrets
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
+from typing import NamedTuple
 
 HEADER_DEVICE_ID = "X-Device-Id"
 HEADER_TIMESTAMP = "X-Timestamp"
 HEADER_NONCE = "X-Nonce"
 HEADER_SIGNATURE = "X-Signature"
 
-NONCE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-_TIMESTAMP_PATTERN = re.compile(r"^[0-9]{1,12}$")
+NONCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+_TIMESTAMP_PATTERN = re.compile(r"[0-9]{1,12}")
 _SIGNATURE_LENGTH = 44  # base64 of 32 bytes, padded
 
 EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -67,8 +67,7 @@ def sign(*, key: bytes, canonical: str) -> str:
 
 def signature_matches(*, key: bytes, canonical: str, signature: bytes) -> bool:
     """Constant-time comparison of the raw 32-byte signature."""
-    expected = hmac.new(key, canonical.encode("utf-8"), hashlib.sha256).digest()
-    return hmac.compare_digest(expected, signature)
+    return hmac.compare_digest(hmac.digest(key, canonical.encode("utf-8"), "sha256"), signature)
 
 
 def new_nonce() -> str:
@@ -108,8 +107,7 @@ class MalformedSignatureHeaders(ValueError):
     """A signing header is missing or not of its documented form."""
 
 
-@dataclass(frozen=True)
-class SignatureHeaders:
+class SignatureHeaders(NamedTuple):  # a NamedTuple: built on every device request, cheaply
     device_id: uuid.UUID
     device_id_text: str  # exactly as sent: it is part of the canonical string
     timestamp: int
@@ -118,38 +116,36 @@ class SignatureHeaders:
     signature: bytes
 
 
-def parse_signature_headers(get: Callable[[str], str | None]) -> SignatureHeaders:
-    """Validate the four headers' presence and form (not the signature itself)."""
-    device_id_text = get(HEADER_DEVICE_ID)
-    timestamp_text = get(HEADER_TIMESTAMP)
-    nonce = get(HEADER_NONCE)
-    signature_text = get(HEADER_SIGNATURE)
+def parse_signature_headers(headers: Mapping[str, str]) -> SignatureHeaders:
+    """Validate the four headers' presence and form (not the signature itself).
+
+    ``headers`` is looked up by lower-case name (HTTP header names are case-insensitive).
+    """
+    device_id_text = headers.get("x-device-id")
+    timestamp_text = headers.get("x-timestamp")
+    nonce = headers.get("x-nonce")
+    signature_text = headers.get("x-signature")
     if device_id_text is None or timestamp_text is None or nonce is None or signature_text is None:
         missing = [
             name
-            for name, value in (
-                (HEADER_DEVICE_ID, device_id_text),
-                (HEADER_TIMESTAMP, timestamp_text),
-                (HEADER_NONCE, nonce),
-                (HEADER_SIGNATURE, signature_text),
-            )
-            if value is None
+            for name in (HEADER_DEVICE_ID, HEADER_TIMESTAMP, HEADER_NONCE, HEADER_SIGNATURE)
+            if headers.get(name.lower()) is None
         ]
         raise MalformedSignatureHeaders("missing " + ", ".join(missing))
     try:
         device_id = uuid.UUID(device_id_text)
-    except ValueError as exc:
-        raise MalformedSignatureHeaders(f"{HEADER_DEVICE_ID} is not a UUID") from exc
-    if not _TIMESTAMP_PATTERN.match(timestamp_text):
+    except ValueError:
+        raise MalformedSignatureHeaders(f"{HEADER_DEVICE_ID} is not a UUID") from None
+    if not _TIMESTAMP_PATTERN.fullmatch(timestamp_text):
         raise MalformedSignatureHeaders(f"{HEADER_TIMESTAMP} must be unix seconds")
-    if not NONCE_PATTERN.match(nonce):
+    if not NONCE_PATTERN.fullmatch(nonce):
         raise MalformedSignatureHeaders(f"{HEADER_NONCE} must be 16-64 chars of [A-Za-z0-9_-]")
     if len(signature_text) != _SIGNATURE_LENGTH:
         raise MalformedSignatureHeaders(f"{HEADER_SIGNATURE} must be base64 of 32 bytes")
     try:
         signature = base64.b64decode(signature_text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise MalformedSignatureHeaders(f"{HEADER_SIGNATURE} is not standard base64") from exc
+    except (binascii.Error, ValueError):
+        raise MalformedSignatureHeaders(f"{HEADER_SIGNATURE} is not standard base64") from None
     return SignatureHeaders(
         device_id=device_id,
         device_id_text=device_id_text,

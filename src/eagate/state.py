@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from eagate.accesslog import AccessLog, RequestIds
 from eagate.accounts.security import Passwords
 from eagate.clock import Clock
 from eagate.db import Database
@@ -33,6 +34,8 @@ class AppState:
     device_auth: DeviceAuthenticator
     activity: ActivityRecorder
     deliveries: DeliveryHub
+    access_log: AccessLog
+    request_ids: RequestIds
     extras: dict[str, Any] = field(default_factory=dict)
 
 

@@ -53,7 +53,7 @@ async def test_full_flow_leaves_no_secret_in_logs_or_database(
     app_client: AppClientFactory,
     database_url: str,
     caplog: pytest.LogCaptureFixture,
-    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     caplog.set_level(logging.DEBUG)
     async with app_client() as client:
@@ -85,7 +85,10 @@ async def test_full_flow_leaves_no_secret_in_logs_or_database(
         record.getMessage() + json.dumps(getattr(record, "fields", {}), default=str)
         for record in caplog.records
     )
-    assert "request" in logs  # the access log did run
+    access_log = capsys.readouterr().err  # flushed when the app shut down
+    assert '"route":"/api/v1/device/poll"' in access_log  # the access log did run
+    assert '"route":"/api/v1/devices/{device_id}/rotate-secret"' in access_log
+    logs += access_log
     forbidden = [*forms_of(device["secret"]), *forms_of(new_secret), *signatures, PASSWORD]
     forbidden.append(owner.token)
     for value in forbidden:

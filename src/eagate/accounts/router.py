@@ -9,10 +9,11 @@ from eagate.accounts import service
 from eagate.accounts.dependencies import CurrentOwner
 from eagate.accounts.schemas import ClientOut, SignupRequest, TokenOut
 from eagate.accounts.security import issue_access_token
+from eagate.api import API_PREFIX
 from eagate.state import SessionDep, StateDep
 
-public = APIRouter(prefix="/auth", tags=["accounts"])
-router = APIRouter(prefix="/clients", tags=["accounts"])
+public = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["accounts"])
+router = APIRouter(prefix=f"{API_PREFIX}/clients", tags=["accounts"])
 
 
 @public.post("/signup", status_code=status.HTTP_201_CREATED, response_model=ClientOut)

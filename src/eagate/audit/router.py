@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict
 
 from eagate.accounts.dependencies import CurrentOwner
+from eagate.api import API_PREFIX
 from eagate.audit import service
 from eagate.pagination import PageRequest, page_request, set_next_link
 from eagate.state import SessionDep
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = APIRouter(prefix=f"{API_PREFIX}/audit", tags=["audit"])
 
 
 class AuditEventOut(BaseModel):

@@ -28,11 +28,7 @@ from eagate.client import (
     ServerError,
 )
 
-app = typer.Typer(
-    name="device",
-    help="Act as a device: a simulated EA that signs its requests like a real one.",
-    no_args_is_help=True,
-)
+app = typer.Typer(name="device", no_args_is_help=True)
 
 _KEY_HELP = (
     "The device secret (64 hex characters). Prefer the EAGATE_DEVICE_SECRET environment "
@@ -45,6 +41,11 @@ _TRANSIENT = (DeviceConnectionError, ServerError, RateLimitedError)
 _MAX_PAUSE = 60.0
 
 Sleep = Callable[[float], Awaitable[None]]
+
+
+@app.callback()
+def device() -> None:
+    """Act as a device: a simulated EA that signs its requests like a real one."""
 
 
 @app.command()
@@ -92,20 +93,23 @@ async def run_device(
     async with device:
         unacked: dict[uuid.UUID, str] = {}  # signal id -> ticket, for acks still to deliver
         failures = 0
+        connected = False
         try:
-            me = await device.me()
-            console.print(
-                f"connected as [bold]{_escape(me.device_name)}[/bold] ({me.device_id}); "
-                f"clock offset {device.clock_offset:+.1f} s"
-            )
             while True:
                 started = time.monotonic()
                 try:
+                    if not connected:
+                        me = await device.me()
+                        connected = True
+                        console.print(
+                            f"connected as [bold]{_escape(me.device_name)}[/bold] "
+                            f"({me.device_id}); clock offset {device.clock_offset:+.1f} s"
+                        )
                     await _deliver_acks(device, unacked, console)
                     result = await device.poll(wait=wait)
                 except _TRANSIENT as exc:
                     if once:
-                        console.print(f"[red]poll failed:[/red] {_escape(str(exc))}")
+                        console.print(f"[red]server unavailable:[/red] {_escape(str(exc))}")
                         return 1
                     failures += 1
                     pause = min(_MAX_PAUSE, 2.0**failures)

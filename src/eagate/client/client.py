@@ -82,7 +82,10 @@ class DeviceClient:
             raise ValueError("max_retries must be >= 0")
         if timeout <= 0:
             raise ValueError("timeout must be > 0")
-        self._device_id = str(uuid.UUID(str(device_id)))
+        try:
+            self._device_id = str(uuid.UUID(str(device_id)))
+        except ValueError:
+            raise ValueError("device_id must be a UUID (the device's id)") from None
         self._secret = secret
         self._origin, self._prefix = _split_base_url(base_url)
         self._timeout = timeout

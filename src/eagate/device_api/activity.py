@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, case, or_, update
@@ -41,15 +41,20 @@ _FLUSH = (
 )
 
 
+def _datetime(at: float | None) -> datetime | None:
+    return None if at is None else datetime.fromtimestamp(at, UTC)
+
+
 class ActivityRecorder:
     def __init__(self, database: Database, *, interval: float) -> None:
         self._database = database
         self._interval = interval
-        self._pending: dict[uuid.UUID, list[datetime | None]] = {}
+        # Unix seconds as floats: cheaper on the hot path than datetimes, converted at flush.
+        self._pending: dict[uuid.UUID, list[float | None]] = {}
         self.writes = 0  # UPDATE statements executed (one per device per flush): for benchmarks
 
     def record(
-        self, device_id: uuid.UUID, at: datetime, *, poll: bool = False, ack: bool = False
+        self, device_id: uuid.UUID, at: float, *, poll: bool = False, ack: bool = False
     ) -> None:
         entry = self._pending.get(device_id)
         if entry is None:
@@ -68,7 +73,7 @@ class ActivityRecorder:
         rows = [
             {
                 "device_id": device_id,
-                **{f"new_{f}": v for f, v in zip(_FIELDS, values, strict=True)},
+                **{f"new_{f}": _datetime(v) for f, v in zip(_FIELDS, values, strict=True)},
             }
             for device_id, values in batch.items()
         ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import update
@@ -65,13 +65,13 @@ class DeviceAuthenticator:
         *,
         method: str,
         target: str,
-        header: Callable[[str], str | None],
+        headers: Mapping[str, str],
         body: bytes,
     ) -> AuthenticatedDevice:
         """The device that signed this request, or a DeviceAuthError in SPEC 4's order."""
         now = int(self._clock.time())
         try:
-            signed = parse_signature_headers(header)
+            signed = parse_signature_headers(headers)
         except MalformedHeaders as exc:
             raise MalformedSignatureHeaders(str(exc), server_time=now) from None
         if abs(now - signed.timestamp) > self._window:

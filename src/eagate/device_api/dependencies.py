@@ -34,11 +34,11 @@ async def signed_device(request: Request, state: StateDep) -> AuthenticatedDevic
     device = await state.device_auth.authenticate(
         method=request.method,
         target=request_target(request),
-        header=request.headers.get,
+        headers=request.headers,
         body=await request.body(),
     )
     bind_actor(device_id=device.id)
-    state.activity.record(device.id, state.clock.now())
+    state.activity.record(device.id, state.clock.time())
     return device
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
 from eagate.accounts.dependencies import CurrentOwner
+from eagate.api import API_PREFIX
 from eagate.devices import service
 from eagate.devices.schemas import (
     DeviceCreate,
@@ -19,7 +20,7 @@ from eagate.pagination import PageRequest, page_request, set_next_link
 from eagate.requests import owner_actor
 from eagate.state import SessionDep, StateDep
 
-router = APIRouter(prefix="/devices", tags=["devices"])
+router = APIRouter(prefix=f"{API_PREFIX}/devices", tags=["devices"])
 
 NOT_FOUND = problem_responses(404)
 

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
 from eagate.accounts.dependencies import CurrentOwner
+from eagate.api import API_PREFIX
 from eagate.openapi import problem_responses
 from eagate.pagination import PageRequest, page_request, set_next_link
 from eagate.requests import owner_actor
@@ -13,8 +14,8 @@ from eagate.signals import service
 from eagate.signals.schemas import DeviceStats, SignalCreate, SignalOut
 from eagate.state import SessionDep, StateDep
 
-router = APIRouter(prefix="/signals", tags=["signals"])
-stats_router = APIRouter(prefix="/devices", tags=["devices"])
+router = APIRouter(prefix=f"{API_PREFIX}/signals", tags=["signals"])
+stats_router = APIRouter(prefix=f"{API_PREFIX}/devices", tags=["devices"])
 
 IdempotencyKeyHeader = Annotated[
     str | None,

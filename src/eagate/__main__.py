@@ -1,0 +1,5 @@
+"""`python -m eagate` is the `eagate` command."""
+
+from eagate.cli import main
+
+main()

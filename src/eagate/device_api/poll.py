@@ -1,0 +1,210 @@
+"""The device poll, served in plain ASGI.
+
+``GET /api/v1/device/poll`` is the product's hot path: every terminal calls it every few
+seconds, forever. FastAPI's per-request machinery (dependency solving, validation,
+serialization) costs several times what the whole answer needs, so ``EagateApp`` hands it to this
+handler, which answers it, through the same DeviceAuthenticator and delivery code as the rest of
+the device API. An idle device (nothing deliverable, known from memory) is answered without
+touching the database. The route is documented in the OpenAPI document like any other
+(see ``device_api.openapi``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import orjson
+from starlette.types import Message, Receive, Scope, Send
+
+from eagate.api import API_PREFIX
+from eagate.asgi import request_id_for
+from eagate.device_api.schemas import DeviceSignal
+from eagate.errors import (
+    PROBLEM_JSON,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    ProblemError,
+    ValidationFailed,
+    internal_error_body,
+)
+from eagate.signals import delivery
+from eagate.signals.delivery import Delivered
+from eagate.state import AppState
+
+log = logging.getLogger("eagate.device_api")
+
+POLL_PATH = f"{API_PREFIX}/device/poll"
+
+_JSON = b"application/json"
+_PROBLEM = PROBLEM_JSON.encode()
+
+
+def _query_int(name: str, raw: str, low: int, high: int) -> int:
+    if not raw.isdigit() or len(raw) > 6:
+        raise _invalid(name, "Input should be a valid integer")
+    value = int(raw)
+    if value < low:
+        raise _invalid(name, f"Input should be greater than or equal to {low}")
+    if value > high:
+        raise _invalid(name, f"Input should be less than or equal to {high}")
+    return value
+
+
+def _invalid(name: str, message: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"query.{name}: {message}", errors=[{"field": f"query.{name}", "message": message}]
+    )
+
+
+def parse_poll_query(query: bytes) -> tuple[int, int]:
+    """``wait`` (0-30, default 0) and ``limit`` (1-100, default 20); other keys are ignored,
+    as FastAPI would."""
+    wait, limit = 0, 20
+    if query:
+        for pair in query.decode("latin-1").split("&"):
+            name, _, value = pair.partition("=")
+            if name == "wait":
+                wait = _query_int("wait", value, 0, 30)
+            elif name == "limit":
+                limit = _query_int("limit", value, 1, 100)
+    return wait, limit
+
+
+def device_signal(item: Delivered) -> dict[str, Any]:
+    signal = item.signal
+    return DeviceSignal(
+        signal_id=signal.id,
+        instrument=signal.instrument,
+        side=signal.side,
+        order_type=signal.order_type,
+        volume=signal.volume,
+        price=signal.price,
+        sl=signal.sl,
+        tp=signal.tp,
+        comment=signal.comment,
+        created_at=signal.created_at,
+        expires_at=signal.expires_at,
+        attempt=item.attempt,
+    ).model_dump(mode="json")
+
+
+class PollHandler:
+    """``GET /api/v1/device/poll``, answered in plain ASGI."""
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+        self.auth = state.device_auth
+        self.hub = state.deliveries
+        self.activity = state.activity
+        self.clock = state.clock
+        self.access_log = state.access_log
+        self.request_ids = state.request_ids
+        self.max_body_bytes = state.settings.max_body_bytes
+        self.next_poll_seconds = state.settings.next_poll_seconds
+        self.lease_seconds = state.settings.delivery_lease_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        signing_headers: dict[str, str] = {}
+        has_body = False
+        incoming_id = None
+        for key, value in scope["headers"]:
+            if key[:2] == b"x-":
+                if key == b"x-request-id":
+                    incoming_id = value
+                else:
+                    signing_headers[key.decode("latin-1")] = value.decode("latin-1")
+            elif key == b"content-length" or key == b"transfer-encoding":
+                has_body = value != b"0"
+        request_id = request_id_for(incoming_id, self.request_ids)
+        device_id = None
+        content_type = _JSON
+        extra_headers: list[tuple[bytes, bytes]] = []
+        try:
+            if scope["method"] != "GET":
+                raise MethodNotAllowed(headers={"Allow": "GET"})
+            body = await self._read_body(receive) if has_body else b""
+            query: bytes = scope["query_string"]
+            raw_path: bytes = scope.get("raw_path") or POLL_PATH.encode()
+            device = await self.auth.authenticate(
+                method="GET",
+                target=(raw_path + b"?" + query if query else raw_path).decode("latin-1"),
+                headers=signing_headers,
+                body=body,
+            )
+            device_id = device.id
+            now = self.clock.time()
+            self.activity.record(device_id, now, poll=True)
+            wait, limit = parse_poll_query(query)
+            if wait == 0 and self.hub.idle_until(device_id) > now:
+                signals: list[dict[str, Any]] = []
+            else:
+                delivered = await delivery.poll(
+                    database=self.state.database,
+                    hub=self.hub,
+                    clock=self.clock,
+                    device_id=device_id,
+                    wait=wait,
+                    limit=limit,
+                    lease_seconds=self.lease_seconds,
+                )
+                signals = [device_signal(item) for item in delivered]
+            status = 200
+            payload = orjson.dumps(
+                {
+                    "signals": signals,
+                    "server_time": int(self.clock.time()),
+                    "next_poll_seconds": self.next_poll_seconds,
+                }
+            )
+        except ProblemError as problem:
+            status, content_type = problem.status, _PROBLEM
+            payload = orjson.dumps(problem.body())
+            extra_headers = [(k.lower().encode(), v.encode()) for k, v in problem.headers.items()]
+        except Exception:
+            log.exception("device poll failed", extra={"fields": {"request_id": request_id}})
+            status, content_type = 500, _PROBLEM
+            payload = orjson.dumps(internal_error_body())
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", content_type),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"x-request-id", request_id.encode()),
+                    (b"x-server-time", str(int(self.clock.time())).encode()),
+                    *extra_headers,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+        self.access_log.write(
+            {
+                "request_id": request_id,
+                "method": scope["method"],
+                "route": POLL_PATH,
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "client_id": None,
+                "device_id": str(device_id) if device_id else None,
+            }
+        )
+
+    async def _read_body(self, receive: Receive) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message: Message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise PayloadTooLarge(f"request bodies are limited to {self.max_body_bytes} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
