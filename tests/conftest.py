@@ -19,6 +19,11 @@ from eagate.clock import Clock
 from eagate.migrations_runner import upgrade_to_head
 from eagate.settings import Settings
 
+# Settings come from each test, never from the developer's shell.
+for _name in [name for name in os.environ if name.startswith("EAGATE_")]:
+    if not _name.startswith("EAGATE_TEST_") and _name != "EAGATE_REQUIRE_SERVICES":
+        del os.environ[_name]
+
 POSTGRES_URL = os.environ.get("EAGATE_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("EAGATE_TEST_REDIS_URL")
 REQUIRE_SERVICES = os.environ.get("EAGATE_REQUIRE_SERVICES") == "1"

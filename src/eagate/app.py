@@ -21,13 +21,13 @@ from eagate.accounts.security import Passwords
 from eagate.asgi import EagateApp
 from eagate.audit import router as audit
 from eagate.clock import Clock
+from eagate.coordination import create_coordination
 from eagate.db import Database
 from eagate.device_api import router as device_api
 from eagate.device_api.activity import ActivityRecorder
 from eagate.device_api.auth import DeviceAuthenticator
 from eagate.device_api.credentials import CredentialCache
 from eagate.device_api.openapi import document_poll_route
-from eagate.device_api.replay import MemoryReplayGuard
 from eagate.devices import changes as device_changes
 from eagate.devices import router as devices
 from eagate.devices.secrets import SecretBox
@@ -56,6 +56,9 @@ def build_state(settings: Settings, clock: Clock | None = None) -> AppState:
     database = Database(settings.resolved_database_url)
     secret_box = SecretBox(keys.master_key, keys.previous_master_keys)
     credentials = CredentialCache(database, secret_box, clock)
+    deliveries = DeliveryHub()
+    coordination = create_coordination(settings.redis_url, credentials, deliveries)
+    credentials.token_source = coordination.auth_token if settings.redis_url else None
     return AppState(
         settings=settings,
         database=database,
@@ -66,15 +69,16 @@ def build_state(settings: Settings, clock: Clock | None = None) -> AppState:
         ),
         clock=clock,
         credentials=credentials,
+        coordination=coordination,
         device_auth=DeviceAuthenticator(
             credentials=credentials,
-            replay=MemoryReplayGuard(),
+            coordination=coordination,
             database=database,
             clock=clock,
             window_seconds=settings.signature_window_seconds,
         ),
         activity=ActivityRecorder(database, interval=settings.activity_flush_seconds),
-        deliveries=DeliveryHub(),
+        deliveries=deliveries,
         access_log=AccessLog(
             enabled=logging.getLevelName(settings.log_level.upper()) <= logging.INFO
         ),
@@ -95,7 +99,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        device_changes.subscribe(state.credentials.invalidate)
+        device_changes.subscribe(state.coordination.devices_changed)
         # Everything built so far (framework, models, schemas) lives as long as the process:
         # move it out of the collector's sight so collections stay short on the hot path.
         gc.collect()
@@ -104,6 +108,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             asyncio.create_task(state.credentials.run_watcher(), name="credential-watcher"),
             asyncio.create_task(state.activity.run(), name="activity-flusher"),
             asyncio.create_task(state.access_log.run(), name="access-log-writer"),
+            asyncio.create_task(state.coordination.run(), name="coordination"),
         ]
         try:
             yield
@@ -111,9 +116,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
-            device_changes.unsubscribe(state.credentials.invalidate)
+            device_changes.unsubscribe(state.coordination.devices_changed)
             # Graceful shutdown: what devices did in the last interval is not lost.
             await state.activity.flush()
+            await state.coordination.aclose()
             await state.database.dispose()
 
     app = FastAPI(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -18,8 +20,10 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeEngine
+
+log = logging.getLogger("eagate.db")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -100,27 +104,18 @@ class Base(DeclarativeBase):
     }
 
 
-def on_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
-    """Run ``callback`` once this session's transaction has committed (never on rollback).
+def after_commit(session: AsyncSession, hook: Callable[[], Awaitable[None]]) -> None:
+    """Await ``hook`` once this session's transaction has committed (never on rollback).
 
-    Caches and wake-ups must follow committed state: acting before the commit would let a
-    concurrent reader observe, and cache, the old row.
+    Caches, wake-ups and cross-instance notices must follow committed state: acting before
+    the commit would let a concurrent reader observe, and cache, the old row. Hooks run
+    inside ``Database.transaction()`` before it returns, so a request that revoked a device
+    has told every instance before its response is sent.
     """
-    session.sync_session.info.setdefault(_ON_COMMIT, []).append(callback)
+    session.info.setdefault(_AFTER_COMMIT, []).append(hook)
 
 
-_ON_COMMIT = "eagate_on_commit"
-
-
-@event.listens_for(Session, "after_commit")
-def _run_on_commit(session: Session) -> None:
-    for callback in session.info.pop(_ON_COMMIT, []):
-        callback()
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_on_commit(session: Session) -> None:
-    session.info.pop(_ON_COMMIT, None)
+_AFTER_COMMIT = "eagate_after_commit"
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -167,11 +162,21 @@ class Database:
             self.engine.execution_options(**{SQLITE_READ_ONLY: True}), expire_on_commit=False
         )
 
+    @asynccontextmanager
     async def transaction(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commit on success, roll back on any error."""
+        """One unit of work: commit on success (then run the after-commit hooks), roll back
+        on any error."""
         factory = self.read_sessions if read_only else self.sessions
-        async with factory() as session, session.begin():
-            yield session
+        async with factory() as session:
+            async with session.begin():
+                yield session
+            for hook in session.info.pop(_AFTER_COMMIT, ()):
+                try:
+                    await hook()
+                except Exception:
+                    # The transaction is committed: a failed notice must not turn it into an
+                    # error response. Each hook has its own fallback (see its docstring).
+                    log.exception("after-commit hook failed")
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -22,7 +22,7 @@ async def healthz() -> dict[str, str]:
 async def readyz(state: StateDep) -> JSONResponse:
     """The database is reachable and its schema is at the head revision."""
     try:
-        async with state.database.read_sessions() as session:
+        async with state.database.transaction(read_only=True) as session:
             current = await session.scalar(text("SELECT version_num FROM alembic_version"))
     except Exception as exc:  # any failure to reach the database means "not ready"
         return JSONResponse(

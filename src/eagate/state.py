@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from eagate.accesslog import AccessLog, RequestIds
 from eagate.accounts.security import Passwords
 from eagate.clock import Clock
+from eagate.coordination import Coordination
 from eagate.db import Database
 from eagate.device_api.activity import ActivityRecorder
 from eagate.device_api.auth import DeviceAuthenticator
@@ -31,6 +32,7 @@ class AppState:
     passwords: Passwords
     clock: Clock
     credentials: CredentialCache
+    coordination: Coordination
     device_auth: DeviceAuthenticator
     activity: ActivityRecorder
     deliveries: DeliveryHub
@@ -50,7 +52,7 @@ StateDep = Annotated[AppState, Depends(get_state)]
 async def _session(request: Request, state: StateDep) -> AsyncIterator[AsyncSession]:
     # Safe methods read only: on SQLite they skip the write lock and never queue behind writers.
     read_only = request.method in ("GET", "HEAD")
-    async for session in state.database.transaction(read_only=read_only):
+    async with state.database.transaction(read_only=read_only) as session:
         yield session
 
 

@@ -55,7 +55,8 @@ class DeviceClient:
 
     `base_url` is the server's root (e.g. ``https://eagate.example.com``); a path prefix is
     kept, for servers mounted under one. `clock` returns local unix time in seconds (tests give
-    a wrong one); `transport` replaces the network (tests pass the ASGI app's).
+    a wrong one); `transport` replaces the network (tests pass the ASGI app's) and, as with
+    httpx, is closed with the client.
     """
 
     def __init__(

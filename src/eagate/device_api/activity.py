@@ -78,7 +78,7 @@ class ActivityRecorder:
             for device_id, values in batch.items()
         ]
         try:
-            async with self._database.sessions() as session, session.begin():
+            async with self._database.transaction() as session:
                 await session.execute(_FLUSH, rows)
         except Exception:
             # Keep what we could not write; newer values recorded meanwhile win.

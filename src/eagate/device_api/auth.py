@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from sqlalchemy import update
 
 from eagate.clock import Clock
+from eagate.coordination import Coordination
 from eagate.db import Database
-from eagate.device_api.credentials import CredentialCache
+from eagate.device_api.credentials import CredentialCache, DeviceCredentials
 from eagate.device_api.errors import (
     DeviceRevokedAuth,
     InvalidSignature,
@@ -19,7 +20,6 @@ from eagate.device_api.errors import (
     ReplayedNonce,
     TimestampOutOfWindow,
 )
-from eagate.device_api.replay import ReplayGuard
 from eagate.devices.changes import record_auth_change
 from eagate.devices.models import Device
 from eagate.signing import MalformedSignatureHeaders as MalformedHeaders
@@ -43,18 +43,36 @@ class AuthenticatedDevice:
     device_name: str
 
 
+def _verify(
+    credentials: DeviceCredentials | None, canonical: str, signature: bytes, now: int
+) -> bool:
+    """Whether the current key signed it (else the rotated-out one did); InvalidSignature if
+    neither, or the device is unknown (same answer, same HMAC cost)."""
+    if credentials is None:
+        signature_matches(key=_UNKNOWN_DEVICE_KEY, canonical=canonical, signature=signature)
+        raise InvalidSignature(server_time=now)
+    if signature_matches(key=credentials.key, canonical=canonical, signature=signature):
+        return True
+    previous = credentials.previous_key_valid(now)
+    if previous is not None and signature_matches(
+        key=previous, canonical=canonical, signature=signature
+    ):
+        return False
+    raise InvalidSignature(server_time=now)
+
+
 class DeviceAuthenticator:
     def __init__(
         self,
         *,
         credentials: CredentialCache,
-        replay: ReplayGuard,
+        coordination: Coordination,
         database: Database,
         clock: Clock,
         window_seconds: int,
     ) -> None:
         self._credentials = credentials
-        self._replay = replay
+        self._coordination = coordination
         self._database = database
         self._clock = clock
         self._window = window_seconds
@@ -89,24 +107,19 @@ class DeviceAuthenticator:
             body_hash=body_sha256(body),
         )
         credentials = await self._credentials.get(signed.device_id)
-        if credentials is None:
-            signature_matches(
-                key=_UNKNOWN_DEVICE_KEY, canonical=canonical, signature=signed.signature
-            )
-            raise InvalidSignature(server_time=now)
-        used_current = signature_matches(
-            key=credentials.key, canonical=canonical, signature=signed.signature
-        )
-        if not used_current:
-            previous = credentials.previous_key_valid(now)
-            if previous is None or not signature_matches(
-                key=previous, canonical=canonical, signature=signed.signature
-            ):
-                raise InvalidSignature(server_time=now)
+        used_current = _verify(credentials, canonical, signed.signature, now)
         # Only now, with the signature proven, may the nonce be spent.
-        if not await self._replay.claim(
+        claim = await self._coordination.claim(
             signed.device_id, signed.nonce, until=signed.timestamp + self._window + 1, now=now
-        ):
+        )
+        assert credentials is not None
+        if claim.auth_token != credentials.auth_token:
+            # Changed on another instance since we cached it: judge by the current state.
+            self._credentials.invalidate([signed.device_id])
+            credentials = await self._credentials.get(signed.device_id)
+            used_current = _verify(credentials, canonical, signed.signature, now)
+            assert credentials is not None
+        if not claim.fresh:
             raise ReplayedNonce("use a fresh X-Nonce for every request", server_time=now)
         if not credentials.is_active:
             raise DeviceRevokedAuth(server_time=now)
@@ -124,7 +137,7 @@ class DeviceAuthenticator:
             return
         self._retiring.add(device_id)
         try:
-            async with self._database.sessions() as session, session.begin():
+            async with self._database.transaction() as session:
                 await session.execute(
                     update(Device)
                     .where(Device.id == device_id, Device.previous_secret_ciphertext.is_not(None))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -39,6 +39,7 @@ class DeviceCredentials:
     key: bytes
     previous_key: bytes | None
     previous_expires_at: float | None  # unix seconds
+    auth_token: str | None  # the shared freshness token read before loading (Redis only)
 
     def previous_key_valid(self, now: float) -> bytes | None:
         if self.previous_key is None or self.previous_expires_at is None:
@@ -66,6 +67,8 @@ class CredentialCache:
         self._loading: dict[uuid.UUID, asyncio.Future[DeviceCredentials | None]] = {}
         self._seen_changes: set[int] = set()
         self._generation = 0
+        # Where the shared freshness token comes from (set by RedisCoordination).
+        self.token_source: Callable[[uuid.UUID], Awaitable[str | None]] | None = None
 
     async def get(self, device_id: uuid.UUID) -> DeviceCredentials | None:
         try:
@@ -111,7 +114,10 @@ class CredentialCache:
         self._entries[device_id] = credentials
 
     async def _load(self, device_id: uuid.UUID) -> DeviceCredentials | None:
-        async with self._database.read_sessions() as session:
+        # The token first: a change committed after this read replaces it, so a stale load is
+        # caught on the device's next request.
+        token = await self.token_source(device_id) if self.token_source else None
+        async with self._database.transaction(read_only=True) as session:
             row = (
                 await session.execute(
                     select(
@@ -146,12 +152,13 @@ class CredentialCache:
             key=key,
             previous_key=previous_key,
             previous_expires_at=expires.timestamp() if expires else None,
+            auth_token=token,
         )
 
     async def watch_once(self) -> int:
         """Apply changes recorded by any process; returns how many were new to us."""
         since = self._clock.now() - _WATCH_LOOKBACK
-        async with self._database.read_sessions() as session:
+        async with self._database.transaction(read_only=True) as session:
             rows = (
                 await session.execute(
                     select(DeviceAuthChange.id, DeviceAuthChange.device_id).where(
@@ -166,7 +173,7 @@ class CredentialCache:
         return len(fresh)
 
     async def prune_outbox(self) -> None:
-        async with self._database.sessions() as session, session.begin():
+        async with self._database.transaction() as session:
             await session.execute(
                 delete(DeviceAuthChange).where(
                     DeviceAuthChange.at < self._clock.now() - _OUTBOX_RETENTION

@@ -30,3 +30,7 @@ class ReplayedNonce(DeviceAuthError):
 
 class DeviceRevokedAuth(DeviceAuthError):
     code, title = "device_revoked", "The device is revoked"
+
+
+class ReplayCacheUnavailable(ProblemError):
+    status, code, title = 503, "replay_cache_unavailable", "Device requests are paused"

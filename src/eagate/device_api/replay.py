@@ -3,13 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Protocol
-
-
-class ReplayGuard(Protocol):
-    async def claim(self, device_id: uuid.UUID, nonce: str, *, until: int, now: int) -> bool:
-        """Record the nonce until ``until`` (unix seconds); False if it was already recorded."""
-        ...
 
 
 class MemoryReplayGuard:
@@ -24,7 +17,8 @@ class MemoryReplayGuard:
     def __len__(self) -> int:
         return len(self._seen)
 
-    async def claim(self, device_id: uuid.UUID, nonce: str, *, until: int, now: int) -> bool:
+    def claim(self, device_id: uuid.UUID, nonce: str, *, until: int, now: int) -> bool:
+        """Record the nonce until ``until`` (unix seconds); False if it was already recorded."""
         self._purge(now)
         key = (device_id, nonce)
         if key in self._seen:

@@ -1,23 +1,24 @@
 """Announcing changes to who may sign as a device.
 
-A change is written to the ``device_auth_changes`` outbox in the caller's transaction (other
-processes read it) and, once that transaction commits, handed to every in-process subscriber
-(this process's credential caches), so revocation takes effect on the very next request here.
+A change is written to the ``device_auth_changes`` outbox in the caller's transaction (every
+process reads it within a second) and, once that transaction commits, handed to every
+in-process subscriber (this process's coordination: its credential cache and, with Redis, the
+shared version counters), so revocation takes effect on the very next request.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from eagate.db import on_commit
+from eagate.db import after_commit
 from eagate.devices.models import Device, DeviceAuthChange
 
-Listener = Callable[[tuple[uuid.UUID, ...]], None]
+Listener = Callable[[tuple[uuid.UUID, ...]], Awaitable[None]]
 _listeners: set[Listener] = set()
 
 
@@ -29,9 +30,9 @@ def unsubscribe(listener: Listener) -> None:
     _listeners.discard(listener)
 
 
-def _announce(device_ids: tuple[uuid.UUID, ...]) -> None:
+async def _announce(device_ids: tuple[uuid.UUID, ...]) -> None:
     for listener in list(_listeners):
-        listener(device_ids)
+        await listener(device_ids)
 
 
 def record_auth_change(
@@ -39,7 +40,7 @@ def record_auth_change(
 ) -> None:
     ids = tuple(device_ids)
     session.add_all(DeviceAuthChange(device_id=device_id, at=at) for device_id in ids)
-    on_commit(session, lambda: _announce(ids))
+    after_commit(session, lambda: _announce(ids))
 
 
 async def record_owner_devices_gone(

@@ -40,6 +40,12 @@ class DeliveryHub:
             for event in self._listeners.get(device_id, ()):
                 event.set()
 
+    def forget_idle(self) -> None:
+        """Wake-ups may have been missed: every device re-checks the database once."""
+        self._idle_until.clear()
+        for device_id in list(self._listeners):
+            self.announce([device_id])
+
     def version(self, device_id: uuid.UUID) -> int:
         return self._versions.get(device_id, 0)
 
@@ -154,7 +160,7 @@ async def poll(
             if hub.idle_until(device_id) <= now.timestamp():
                 version = hub.version(device_id)
                 woken.clear()
-                async with database.sessions() as session, session.begin():
+                async with database.transaction() as session:
                     delivered, next_lease_end = await claim_deliveries(
                         session,
                         device_id=device_id,

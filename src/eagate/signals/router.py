@@ -50,7 +50,7 @@ async def create_signal(
         request=body,
         idempotency_key=idempotency_key,
         fingerprint=service.request_fingerprint(await request.body()),
-        hub=state.deliveries,
+        wake=state.coordination.wake,
         actor=owner_actor(request, owner.id),
         now=state.clock.now(),
     )

@@ -7,7 +7,7 @@ import json
 import statistics
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,12 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from eagate.audit import service as audit
 from eagate.audit.service import Actor
-from eagate.db import insert_ignoring_conflict, on_commit
+from eagate.db import after_commit, insert_ignoring_conflict
 from eagate.devices.errors import DeviceNotFound, DeviceRevoked
 from eagate.devices.models import Device
 from eagate.ids import uuid7
 from eagate.pagination import Page, PageRequest
-from eagate.signals.delivery import DeliveryHub, cancel_open_deliveries
+from eagate.signals.delivery import cancel_open_deliveries
 from eagate.signals.errors import IdempotencyKeyReused, NoActiveDevices, SignalNotFound
 from eagate.signals.models import OPEN_STATUSES, Delivery, IdempotencyKey, Signal
 from eagate.signals.schemas import (
@@ -150,7 +150,7 @@ async def create_signal(
     request: SignalCreate,
     idempotency_key: str | None,
     fingerprint: str,
-    hub: DeliveryHub,
+    wake: Callable[[Sequence[uuid.UUID]], Awaitable[None]],
     actor: Actor,
     now: datetime,
 ) -> Created:
@@ -210,7 +210,7 @@ async def create_signal(
             "devices": len(targets),
         },
     )
-    on_commit(session, lambda: hub.announce(targets))
+    after_commit(session, lambda: wake(targets))
     return Created(body, replayed=False)
 
 

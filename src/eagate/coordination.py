@@ -1,0 +1,230 @@
+"""What instances share: the replay cache, credential freshness and long-poll wake-ups.
+
+``LocalCoordination`` keeps all of it in this process's memory: correct for one process (the
+CLI refuses ``--workers > 1`` without Redis). ``RedisCoordination`` shares it through Redis so
+any number of stateless instances behave as one:
+
+- nonces: ``SET eagate:nonce:<device>:<nonce> NX EXAT <expiry>``, batched: every claim made
+  in one event-loop tick travels in one pipeline;
+- credential freshness: each device has a random token ``eagate:auth:<device>``, replaced
+  after every committed change (rotate, revoke, rename, delete). The same pipeline reads it
+  with the nonce, so a revocation made on any instance refuses the very next request on every
+  other one, at no extra round trip. (Random tokens rather than counters: after a Redis
+  restart a counter could come back to a value an instance has cached.)
+- wake-ups: ``PUBLISH eagate:wake <device ids>``; every instance subscribes and wakes its
+  long-polls. PostgreSQL LISTEN/NOTIFY could carry these too, but not for SQLite, and Redis
+  is needed for the nonces anyway: one mechanism for every configuration.
+
+If Redis cannot be reached, device requests fail closed (503 ``replay_cache_unavailable``,
+``Retry-After``) while the owner API keeps working; redis-py reconnects by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import uuid
+from collections.abc import Sequence
+from typing import Any, NamedTuple, Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from eagate.device_api.credentials import CredentialCache
+from eagate.device_api.errors import ReplayCacheUnavailable
+from eagate.device_api.replay import MemoryReplayGuard
+from eagate.signals.delivery import DeliveryHub
+
+log = logging.getLogger("eagate.coordination")
+
+WAKE_CHANNEL = "eagate:wake"
+RETRY_AFTER_SECONDS = 5
+
+
+class Claim(NamedTuple):
+    fresh: bool  # the nonce was not seen before
+    auth_token: str | None  # the device's shared credential token, where there is one
+
+
+class Coordination(Protocol):
+    async def claim(self, device_id: uuid.UUID, nonce: str, *, until: int, now: int) -> Claim: ...
+
+    async def auth_token(self, device_id: uuid.UUID) -> str | None: ...
+
+    async def devices_changed(self, device_ids: Sequence[uuid.UUID]) -> None: ...
+
+    async def wake(self, device_ids: Sequence[uuid.UUID]) -> None: ...
+
+    async def run(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class LocalCoordination:
+    def __init__(self, credentials: CredentialCache, hub: DeliveryHub) -> None:
+        self._credentials = credentials
+        self._hub = hub
+        self._replay = MemoryReplayGuard()
+
+    async def claim(self, device_id: uuid.UUID, nonce: str, *, until: int, now: int) -> Claim:
+        return Claim(self._replay.claim(device_id, nonce, until=until, now=now), None)
+
+    async def auth_token(self, device_id: uuid.UUID) -> str | None:
+        return None
+
+    async def devices_changed(self, device_ids: Sequence[uuid.UUID]) -> None:
+        self._credentials.invalidate(device_ids)
+
+    async def wake(self, device_ids: Sequence[uuid.UUID]) -> None:
+        self._hub.announce(device_ids)
+
+    async def run(self) -> None:
+        await asyncio.Event().wait()
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _nonce_key(device_id: uuid.UUID, nonce: str) -> str:
+    return f"eagate:nonce:{device_id}:{nonce}"
+
+
+def _auth_key(device_id: uuid.UUID) -> str:
+    return f"eagate:auth:{device_id}"
+
+
+class RedisCoordination:
+    def __init__(
+        self, url: str, credentials: CredentialCache, hub: DeliveryHub, *, timeout: float = 1.0
+    ) -> None:
+        self._redis: Redis = Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            health_check_interval=15,
+            decode_responses=True,
+        )
+        self._credentials = credentials
+        self._hub = hub
+        self._batch: list[tuple[uuid.UUID, str, int, asyncio.Future[Claim]]] = []
+        self._flush_scheduled = False
+
+    async def claim(self, device_id: uuid.UUID, nonce: str, *, until: int, now: int) -> Claim:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Claim] = loop.create_future()
+        self._batch.append((device_id, nonce, until, future))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._start_flush)
+        return await future
+
+    def _start_flush(self) -> None:
+        batch, self._batch = self._batch, []
+        self._flush_scheduled = False
+        task = asyncio.ensure_future(self._flush(batch))
+        task.add_done_callback(_log_unexpected)
+
+    async def _flush(self, batch: list[tuple[uuid.UUID, str, int, asyncio.Future[Claim]]]) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        for device_id, nonce, until, _ in batch:
+            pipe.set(_nonce_key(device_id, nonce), 1, nx=True, exat=until)
+            pipe.get(_auth_key(device_id))
+        try:
+            results = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            log.warning("replay cache unreachable: %s", type(exc).__name__)
+            # We may have missed changes while cut off: trust nothing cached.
+            self._credentials.clear()
+            for *_, future in batch:
+                if not future.done():
+                    future.set_exception(_unavailable())
+            return
+        for index, (*_, future) in enumerate(batch):
+            if not future.done():
+                future.set_result(Claim(bool(results[2 * index]), results[2 * index + 1]))
+
+    async def auth_token(self, device_id: uuid.UUID) -> str | None:
+        try:
+            token = await self._redis.get(_auth_key(device_id))
+        except (RedisError, OSError) as exc:
+            raise _unavailable() from exc
+        return None if token is None else str(token)
+
+    async def devices_changed(self, device_ids: Sequence[uuid.UUID]) -> None:
+        """After commit: drop our copies and give each device a new token everyone checks.
+
+        If Redis is down the other instances fail closed meanwhile, drop their caches when
+        they reconnect, and the database outbox reaches them within a second anyway.
+        """
+        self._credentials.invalidate(device_ids)
+        pipe = self._redis.pipeline(transaction=False)
+        for device_id in device_ids:
+            pipe.set(_auth_key(device_id), os.urandom(8).hex(), ex=7 * 86400)
+        await pipe.execute()
+
+    async def wake(self, device_ids: Sequence[uuid.UUID]) -> None:
+        self._hub.announce(device_ids)  # our own long-polls need no round trip
+        if device_ids:
+            await self._redis.publish(WAKE_CHANNEL, ",".join(str(d) for d in device_ids))
+
+    async def run(self) -> None:
+        """Background task: wake local long-polls for signals created on any instance."""
+        backoff = 0.1
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(WAKE_CHANNEL)
+                # Wake-ups may have been missed while unsubscribed: every device re-checks.
+                self._hub.forget_idle()
+                backoff = 0.1
+                while True:
+                    message = await pubsub.get_message(timeout=5.0)
+                    if message is not None:
+                        self._hub.announce(_device_ids(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                log.warning("wake-up subscription lost (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+
+def _device_ids(data: Any) -> list[uuid.UUID]:
+    ids = []
+    for part in str(data).split(","):
+        try:
+            ids.append(uuid.UUID(part))
+        except ValueError:
+            continue
+    return ids
+
+
+def _unavailable() -> ReplayCacheUnavailable:
+    return ReplayCacheUnavailable(
+        "the replay cache cannot be reached; retry shortly",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def _log_unexpected(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("replay cache flush failed", exc_info=task.exception())
+
+
+def create_coordination(
+    redis_url: str | None, credentials: CredentialCache, hub: DeliveryHub
+) -> Coordination:
+    if redis_url:
+        return RedisCoordination(redis_url, credentials, hub)
+    return LocalCoordination(credentials, hub)
+
+
+__all__ = ["Claim", "Coordination", "create_coordination"]
