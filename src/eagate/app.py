@@ -18,6 +18,7 @@ from eagate import ops
 from eagate.accesslog import AccessLog, RequestIds
 from eagate.accounts import router as accounts
 from eagate.accounts.security import Passwords
+from eagate.api import API_PREFIX
 from eagate.asgi import EagateApp
 from eagate.audit import router as audit
 from eagate.clock import Clock
@@ -37,7 +38,6 @@ from eagate.errors import (
     ValidationFailed,
     internal_error_body,
     problem_response,
-    render,
 )
 from eagate.keys import load_server_keys
 from eagate.logs import configure_logging
@@ -143,21 +143,31 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     ):
         app.include_router(router)
 
-    _install_error_handlers(app)
+    _install_error_handlers(app, state.clock)
     document_poll_route(app)
     return EagateApp(app, state)
 
 
-def _install_error_handlers(app: FastAPI) -> None:
-    async def on_problem(_request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ProblemError)
-        return render(exc)
+def _install_error_handlers(app: FastAPI, clock: Clock) -> None:
+    device_api_prefix = f"{API_PREFIX}/device/"
 
-    async def on_validation(_request: Request, exc: Exception) -> Response:
+    def respond(
+        request: Request, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> Response:
+        # SPEC 4: every device-API body carries the server's clock, errors included.
+        if request.url.path.startswith(device_api_prefix):
+            body.setdefault("server_time", int(clock.time()))
+        return problem_response(status, body, headers)
+
+    async def on_problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ProblemError)
+        return respond(request, exc.status, exc.body(), exc.headers)
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         errors = exc.errors()
         if any(error.get("type") == "json_invalid" for error in errors):
-            return render(MalformedJson("the request body is not valid JSON"))
+            return await on_problem(request, MalformedJson("the request body is not valid JSON"))
         # Messages only, never the offending input: it may be a password.
         field_errors = [
             {
@@ -166,9 +176,11 @@ def _install_error_handlers(app: FastAPI) -> None:
             }
             for error in errors
         ]
-        return render(ValidationFailed(_summary(field_errors), errors=field_errors))
+        return await on_problem(
+            request, ValidationFailed(_summary(field_errors), errors=field_errors)
+        )
 
-    async def on_http_error(_request: Request, exc: Exception) -> Response:
+    async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         body: dict[str, Any] = {
@@ -178,11 +190,11 @@ def _install_error_handlers(app: FastAPI) -> None:
             "detail": str(exc.detail),
             "code": code,
         }
-        return problem_response(exc.status_code, body, dict(exc.headers or {}))
+        return respond(request, exc.status_code, body, dict(exc.headers or {}))
 
-    async def on_unexpected(_request: Request, exc: Exception) -> Response:
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
-        return problem_response(500, internal_error_body())
+        return respond(request, 500, internal_error_body())
 
     app.add_exception_handler(ProblemError, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)

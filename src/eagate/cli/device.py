@@ -13,7 +13,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
 from eagate.client import (
@@ -120,9 +119,8 @@ async def run_device(
                     await sleep(pause)
                     continue
                 failures = 0
-                if result.signals:
-                    console.print(_signals_table(result.signals))
                 for signal in result.signals:
+                    console.print(_describe(signal))
                     unacked[signal.signal_id] = _made_up_ticket()
                 await _deliver_acks(device, unacked, console)
                 if once:
@@ -167,20 +165,21 @@ async def _deliver_acks(
         del unacked[signal_id]
 
 
-def _signals_table(signals: list[DeviceSignal]) -> Table:
-    table = Table(title=f"{len(signals)} signal(s)")
-    for column in ("signal", "instrument", "side", "type", "volume", "price", "sl", "tp"):
-        table.add_column(column)
-    table.add_column("attempt", justify="right")
-    table.add_column("comment")
-    for s in signals:
-        cells = (s.signal_id, s.instrument, s.side, s.order_type, s.volume, s.price, s.sl, s.tp)
-        table.add_row(
-            *(Text("" if value is None else str(value)) for value in cells),
-            Text(str(s.attempt)),
-            Text(s.comment or ""),
-        )
-    return table
+def _describe(signal: DeviceSignal) -> Text:
+    """One line per signal, readable at any terminal width."""
+    line = Text()
+    line.append(f"signal {signal.signal_id}", style="bold")
+    line.append(f" (attempt {signal.attempt}): ")
+    line.append(f"{signal.side.upper()} {signal.order_type} {signal.instrument} {signal.volume}")
+    if signal.price is not None:
+        line.append(f" @ {signal.price}")
+    for name, value in (("sl", signal.sl), ("tp", signal.tp)):
+        if value is not None:
+            line.append(f" {name} {value}")
+    if signal.comment:
+        line.append(f" {signal.comment!r}")
+    line.append(f", expires {signal.expires_at:%Y-%m-%d %H:%M:%SZ}")
+    return line
 
 
 def _made_up_ticket() -> str:

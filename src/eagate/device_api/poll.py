@@ -161,12 +161,12 @@ class PollHandler:
             )
         except ProblemError as problem:
             status, content_type = problem.status, _PROBLEM
-            payload = orjson.dumps(problem.body())
+            payload = orjson.dumps({"server_time": int(self.clock.time()), **problem.body()})
             extra_headers = [(k.lower().encode(), v.encode()) for k, v in problem.headers.items()]
         except Exception:
             log.exception("device poll failed", extra={"fields": {"request_id": request_id}})
             status, content_type = 500, _PROBLEM
-            payload = orjson.dumps(internal_error_body())
+            payload = orjson.dumps({**internal_error_body(), "server_time": int(self.clock.time())})
         await send(
             {
                 "type": "http.response.start",

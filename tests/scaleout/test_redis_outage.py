@@ -1,0 +1,62 @@
+"""Redis unreachable: device requests fail closed, the owner API works, recovery is automatic."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from urllib.parse import urlsplit
+
+import httpx
+
+from tests.conftest import REDIS_URL, AppClientFactory, require_service
+from tests.helpers import assert_problem, new_owner, register_device, signed_request
+from tests.servers import PausableProxy
+
+
+async def test_redis_outage_fails_closed_then_recovers(app_client: AppClientFactory) -> None:
+    redis_url = urlsplit(require_service(REDIS_URL, "Redis", "EAGATE_TEST_REDIS_URL"))
+    proxy = PausableProxy(redis_url.hostname or "127.0.0.1", redis_url.port or 6379)
+    await proxy.start()
+    try:
+        async with app_client(redis_url=f"redis://127.0.0.1:{proxy.port}/0") as client:
+            owner = await new_owner(client)
+            device = await register_device(client, owner)
+            assert (
+                await signed_request(client, device, "GET", "/api/v1/device/me")
+            ).status_code == 200
+
+            proxy.pause()
+            refused = await signed_request(client, device, "GET", "/api/v1/device/poll")
+            body = assert_problem(refused, 503, "replay_cache_unavailable")
+            assert int(refused.headers["retry-after"]) > 0
+            assert isinstance(body["server_time"], int)
+
+            # The owner API does not need Redis.
+            listed = await client.get("/api/v1/devices", headers=owner.headers)
+            assert listed.status_code == 200
+            created = await client.post(
+                "/api/v1/signals",
+                content=json.dumps({"instrument": "GBPUSD", "side": "buy", "volume": 0.5}),
+                headers={**owner.headers, "Content-Type": "application/json"},
+            )
+            assert created.status_code == 201, created.text
+
+            proxy.resume()
+            deadline = time.monotonic() + 10
+            while True:
+                polled = await signed_request(client, device, "GET", "/api/v1/device/poll")
+                if polled.status_code == 200 or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.2)
+            assert polled.status_code == 200, polled.text
+            # The signal created during the outage is delivered once Redis is back.
+            assert [s["signal_id"] for s in polled.json()["signals"]] == [created.json()["id"]]
+    finally:
+        await proxy.close()
+
+
+async def test_without_redis_there_is_no_503(client: httpx.AsyncClient) -> None:
+    owner = await new_owner(client)
+    device = await register_device(client, owner)
+    assert (await signed_request(client, device, "GET", "/api/v1/device/poll")).status_code == 200
