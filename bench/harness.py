@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import re
 import resource
@@ -19,9 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
+import redis
+import uvloop
+from sqlalchemy.engine import make_url
 
+from eagate.migrations_runner import upgrade_to_head
 from eagate.signing import signed_headers
+
+# Benchmarks use keys generated into temporary data dirs on purpose: no warning each time.
+logging.getLogger("eagate.keys").setLevel(logging.ERROR)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -293,3 +303,151 @@ def save_result(name: str, payload: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2, default=str))
     return path
+
+
+def print_table(title: str, rows: list[tuple[str, str, str, str]]) -> None:
+    """figure | measured | target | verdict, as a plain-text table."""
+    headers = ("figure", "measured", "target", "")
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(4)]
+    print(f"\n{title}")
+    for row in [headers, *rows]:
+        print("  " + "  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)))
+
+
+# --- Added for the delivery, memory, registry, verify and activity benchmarks. ---
+
+
+@contextmanager
+def eagate_server_with_log(
+    *, data_dir: Path, log_path: Path, env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """Like ``eagate_server`` with the caller's data dir, keeping stdout and stderr (the JSON
+    access log) in ``log_path``. The server inherits this process's resource limits."""
+    port = free_port()
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "eagate", "serve", "--port", str(port)],
+            env=server_env(data_dir, **(env or {})),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(url + "/healthz", timeout=60)
+        yield Server(url, process, data_dir)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak RSS) of a process, in KiB, from /proc/<pid>/status."""
+    values: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            values[name] = int(rest.split()[0])
+    return values
+
+
+def wait_for_quiet(
+    pid: int,
+    *,
+    window: float = 0.25,
+    max_busy: float = 0.08,
+    windows: int = 3,
+    timeout: float = 60.0,
+) -> float:
+    """Block until the process used less than ``max_busy`` of a core for ``windows``
+    consecutive windows (its queued work is done); returns the seconds waited."""
+    started = time.monotonic()
+    quiet = 0
+    while time.monotonic() - started < timeout:
+        before = process_cpu_seconds(pid)
+        time.sleep(window)
+        busy = (process_cpu_seconds(pid) - before) / window
+        quiet = quiet + 1 if busy < max_busy else 0
+        if quiet >= windows:
+            break
+    return time.monotonic() - started
+
+
+def raise_open_files_limit() -> int:
+    """Soft RLIMIT_NOFILE up to the hard limit (servers started afterwards inherit it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = max(soft, 1 << 20)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+POSTGRES_BASE_URL = os.environ.get(
+    "EAGATE_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("EAGATE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def asyncpg_dsn(url: str) -> str:
+    """A SQLAlchemy ``postgresql+asyncpg://`` URL as a plain DSN asyncpg accepts."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _postgres_admin(statement: str, base_url: str) -> None:
+    async def execute() -> None:
+        connection = await asyncpg.connect(asyncpg_dsn(base_url), timeout=10)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(execute())
+
+
+def postgres_available(base_url: str = POSTGRES_BASE_URL) -> bool:
+    try:
+        _postgres_admin("SELECT 1", base_url)
+    except Exception:
+        return False
+    return True
+
+
+@contextmanager
+def postgres_database(base_url: str = POSTGRES_BASE_URL, *, migrate: bool = True) -> Iterator[str]:
+    """A fresh database (migrated to head) on the PostgreSQL server; dropped afterwards."""
+    name = f"eagate_bench_{uuid.uuid4().hex[:12]}"
+    _postgres_admin(f'CREATE DATABASE "{name}"', base_url)
+    url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        if migrate:
+            upgrade_to_head(url)
+        yield url
+    finally:
+        _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', base_url)
+
+
+def redis_available(url: str = REDIS_URL) -> bool:
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:
+        return False
+
+
+def run_async(coroutine: Any) -> Any:
+    """Run a coroutine on a fresh uvloop event loop (the load generators' loop)."""
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coroutine)
+
+
+def self_cpu_seconds() -> float:
+    """User + system CPU this (load generator) process has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime

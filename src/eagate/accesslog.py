@@ -12,9 +12,13 @@ import itertools
 import os
 import sys
 import time
-from typing import Any, TextIO
+from typing import TextIO
 
 import orjson
+
+
+def _json_id(value: str | None) -> str:
+    return "null" if value is None else f'"{value}"'
 
 
 class RequestIds:
@@ -41,7 +45,8 @@ class AccessLog:
         self._stream = stream
         self._flush_interval = flush_interval
         self._max_buffered = max_buffered
-        self._lines: list[bytes] = []
+        self._lines: list[str] = []
+        self._routes: dict[str, str] = {}
         self._second = -1
         self._stamp = ""
 
@@ -52,18 +57,37 @@ class AccessLog:
             self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         return f"{self._stamp}.{int((now - second) * 1000):03d}Z"
 
-    def write(self, fields: dict[str, Any]) -> None:
+    def write(
+        self,
+        *,
+        request_id: str,
+        method: str,
+        route: str,
+        status: int,
+        duration_ms: float,
+        client_id: str | None = None,
+        device_id: str | None = None,
+    ) -> None:
+        """Log one request.
+
+        Rendered by hand, not by a JSON encoder: it runs for every poll. Only ``route`` can
+        hold arbitrary characters (an unmatched path), so it alone is JSON-escaped; request
+        ids are checked against a safe pattern or generated, ids are UUIDs, and methods are
+        HTTP tokens (no quote or backslash).
+        """
         if not self.enabled:
             return
-        now = time.time()
-        line = {
-            "ts": self._timestamp(now),
-            "level": "info",
-            "logger": "eagate.access",
-            "msg": "request",
-            **fields,
-        }
-        self._lines.append(orjson.dumps(line, default=str))
+        route_json = self._routes.get(route)
+        if route_json is None:
+            route_json = orjson.dumps(route).decode()
+            if len(self._routes) < 1024:  # route templates; unmatched paths are not kept
+                self._routes[route] = route_json
+        self._lines.append(
+            f'{{"ts":"{self._timestamp(time.time())}","level":"info","logger":"eagate.access",'
+            f'"msg":"request","request_id":"{request_id}","method":"{method}",'
+            f'"route":{route_json},"status":{status},"duration_ms":{duration_ms:.2f},'
+            f'"client_id":{_json_id(client_id)},"device_id":{_json_id(device_id)}}}'
+        )
         if len(self._lines) >= self._max_buffered:
             self.flush()
 
@@ -72,7 +96,7 @@ class AccessLog:
             return
         lines, self._lines = self._lines, []
         stream = self._stream or sys.stderr
-        stream.write(b"\n".join(lines).decode() + "\n")
+        stream.write("\n".join(lines) + "\n")
         stream.flush()
 
     async def run(self) -> None:

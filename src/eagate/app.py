@@ -34,6 +34,7 @@ from eagate.devices import router as devices
 from eagate.devices.secrets import SecretBox
 from eagate.errors import (
     MalformedJson,
+    PayloadTooLarge,
     ProblemError,
     ValidationFailed,
     internal_error_body,
@@ -182,6 +183,11 @@ def _install_error_handlers(app: FastAPI, clock: Clock) -> None:
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI's answer to a JSON body that is not UTF-8.
+            return await on_problem(request, MalformedJson("the request body is not UTF-8 JSON"))
+        if exc.status_code == 413:
+            return await on_problem(request, PayloadTooLarge(str(exc.detail)))
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         body: dict[str, Any] = {
             "type": "about:blank",

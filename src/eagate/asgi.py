@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Message, Receive, Scope, Send
 
 from eagate.accesslog import RequestIds
@@ -103,16 +104,13 @@ class EagateApp:
         finally:
             route = scope.get("route")
             self._access_log.write(
-                {
-                    "request_id": request_id,
-                    "method": scope["method"],
-                    "route": getattr(route, "path", None) or scope["path"],
-                    "status": status or 500,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "client_id": context.client_id,
-                    "device_id": context.device_id,
-                    **context.extra,
-                }
+                request_id=request_id,
+                method=scope["method"],
+                route=getattr(route, "path", None) or scope["path"],
+                status=status or 500,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                client_id=context.client_id,
+                device_id=context.device_id,
             )
 
     @property
@@ -128,7 +126,9 @@ class EagateApp:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self._max_body_bytes:
-                    raise PayloadTooLarge(self._too_large)
+                    # An HTTPException is the one error FastAPI lets out of body reading
+                    # unchanged (anything else becomes a 400); rendered as 413 problem+json.
+                    raise StarletteHTTPException(413, self._too_large)
             return message
 
         return capped_receive

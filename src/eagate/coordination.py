@@ -49,7 +49,11 @@ class Claim(NamedTuple):
 
 
 class Coordination(Protocol):
-    async def claim(self, device_id: uuid.UUID, nonce: str, *, until: int, now: int) -> Claim: ...
+    def claim_now(self, device_key: str, nonce: str, *, until: int, now: int) -> Claim | None:
+        """The claim when it can be decided without I/O, else None (then ``claim``)."""
+        ...
+
+    async def claim(self, device_key: str, nonce: str, *, until: int, now: int) -> Claim: ...
 
     async def auth_token(self, device_id: uuid.UUID) -> str | None: ...
 
@@ -68,8 +72,11 @@ class LocalCoordination:
         self._hub = hub
         self._replay = MemoryReplayGuard()
 
-    async def claim(self, device_id: uuid.UUID, nonce: str, *, until: int, now: int) -> Claim:
-        return Claim(self._replay.claim(device_id, nonce, until=until, now=now), None)
+    def claim_now(self, device_key: str, nonce: str, *, until: int, now: int) -> Claim:
+        return Claim(self._replay.claim(device_key, nonce, until=until, now=now), None)
+
+    async def claim(self, device_key: str, nonce: str, *, until: int, now: int) -> Claim:
+        return self.claim_now(device_key, nonce, until=until, now=now)
 
     async def auth_token(self, device_id: uuid.UUID) -> str | None:
         return None
@@ -87,12 +94,12 @@ class LocalCoordination:
         return None
 
 
-def _nonce_key(device_id: uuid.UUID, nonce: str) -> str:
-    return f"eagate:nonce:{device_id}:{nonce}"
+def _nonce_key(device_key: str, nonce: str) -> str:
+    return f"eagate:nonce:{device_key}:{nonce}"
 
 
-def _auth_key(device_id: uuid.UUID) -> str:
-    return f"eagate:auth:{device_id}"
+def _auth_key(device_key: uuid.UUID | str) -> str:
+    return f"eagate:auth:{device_key}"
 
 
 class RedisCoordination:
@@ -108,13 +115,16 @@ class RedisCoordination:
         )
         self._credentials = credentials
         self._hub = hub
-        self._batch: list[tuple[uuid.UUID, str, int, asyncio.Future[Claim]]] = []
+        self._batch: list[tuple[str, str, int, asyncio.Future[Claim]]] = []
         self._flush_scheduled = False
 
-    async def claim(self, device_id: uuid.UUID, nonce: str, *, until: int, now: int) -> Claim:
+    def claim_now(self, device_key: str, nonce: str, *, until: int, now: int) -> None:
+        return None  # always a round trip (batched with every other claim of this tick)
+
+    async def claim(self, device_key: str, nonce: str, *, until: int, now: int) -> Claim:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Claim] = loop.create_future()
-        self._batch.append((device_id, nonce, until, future))
+        self._batch.append((device_key, nonce, until, future))
         if not self._flush_scheduled:
             self._flush_scheduled = True
             loop.call_soon(self._start_flush)
@@ -126,11 +136,11 @@ class RedisCoordination:
         task = asyncio.ensure_future(self._flush(batch))
         task.add_done_callback(_log_unexpected)
 
-    async def _flush(self, batch: list[tuple[uuid.UUID, str, int, asyncio.Future[Claim]]]) -> None:
+    async def _flush(self, batch: list[tuple[str, str, int, asyncio.Future[Claim]]]) -> None:
         pipe = self._redis.pipeline(transaction=False)
-        for device_id, nonce, until, _ in batch:
-            pipe.set(_nonce_key(device_id, nonce), 1, nx=True, exat=until)
-            pipe.get(_auth_key(device_id))
+        for device_key, nonce, until, _ in batch:
+            pipe.set(_nonce_key(device_key, nonce), 1, nx=True, exat=until)
+            pipe.get(_auth_key(device_key))
         try:
             results = await pipe.execute()
         except (RedisError, OSError) as exc:

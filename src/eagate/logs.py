@@ -7,7 +7,7 @@ import sys
 import time
 import uuid
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -18,7 +18,6 @@ class RequestContext:
     request_id: str
     client_id: str | None = None
     device_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 _request: ContextVar[RequestContext | None] = ContextVar("eagate_request", default=None)

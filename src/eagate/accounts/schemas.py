@@ -6,9 +6,11 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from eagate.text import reject_control_characters
+
 
 def _normalize_email(value: str) -> str:
-    value = value.strip().lower()
+    value = reject_control_characters(value.strip()).lower()
     local, sep, domain = value.partition("@")
     if not sep or not local or "." not in domain or any(c.isspace() for c in value):
         raise ValueError("not a valid email address")

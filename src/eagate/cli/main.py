@@ -5,6 +5,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from eagate.cli.device import app as device_app
 from eagate.keys import KeyConfigurationError, load_server_keys
 from eagate.logs import configure_logging
 from eagate.migrations_runner import upgrade_to_head
@@ -16,6 +17,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(device_app, name="device")
 err = Console(stderr=True)
 
 

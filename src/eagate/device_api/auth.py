@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from sqlalchemy import update
 
@@ -26,6 +25,7 @@ from eagate.signing import MalformedSignatureHeaders as MalformedHeaders
 from eagate.signing import (
     body_sha256,
     canonical_string,
+    parse_device_id,
     parse_signature_headers,
     signature_matches,
 )
@@ -36,11 +36,9 @@ log = logging.getLogger("eagate.device_api")
 _UNKNOWN_DEVICE_KEY = b"0" * 64
 
 
-@dataclass(frozen=True, slots=True)
-class AuthenticatedDevice:
-    id: uuid.UUID
-    client_id: uuid.UUID
-    device_name: str
+# What a verified request resolves to: the cached credentials themselves (no copy per request;
+# the key fields are left out of its repr).
+AuthenticatedDevice = DeviceCredentials
 
 
 def _verify(
@@ -90,6 +88,8 @@ class DeviceAuthenticator:
         now = int(self._clock.time())
         try:
             signed = parse_signature_headers(headers)
+            known, credentials = self._credentials.cached(signed.device_id_text)
+            device_id = credentials.id if credentials else parse_device_id(signed.device_id_text)
         except MalformedHeaders as exc:
             raise MalformedSignatureHeaders(str(exc), server_time=now) from None
         if abs(now - signed.timestamp) > self._window:
@@ -106,17 +106,21 @@ class DeviceAuthenticator:
             nonce=signed.nonce,
             body_hash=body_sha256(body),
         )
-        credentials = await self._credentials.get(signed.device_id)
+        if not known:
+            credentials = await self._credentials.get(device_id)
         used_current = _verify(credentials, canonical, signed.signature, now)
-        # Only now, with the signature proven, may the nonce be spent.
-        claim = await self._coordination.claim(
-            signed.device_id, signed.nonce, until=signed.timestamp + self._window + 1, now=now
-        )
         assert credentials is not None
+        # Only now, with the signature proven, may the nonce be spent.
+        until = signed.timestamp + self._window + 1
+        claim = self._coordination.claim_now(
+            credentials.key_prefix, signed.nonce, until=until, now=now
+        ) or await self._coordination.claim(
+            credentials.key_prefix, signed.nonce, until=until, now=now
+        )
         if claim.auth_token != credentials.auth_token:
             # Changed on another instance since we cached it: judge by the current state.
-            self._credentials.invalidate([signed.device_id])
-            credentials = await self._credentials.get(signed.device_id)
+            self._credentials.invalidate([device_id])
+            credentials = await self._credentials.get(device_id)
             used_current = _verify(credentials, canonical, signed.signature, now)
             assert credentials is not None
         if not claim.fresh:
@@ -124,12 +128,8 @@ class DeviceAuthenticator:
         if not credentials.is_active:
             raise DeviceRevokedAuth(server_time=now)
         if used_current and credentials.previous_key is not None:
-            await self._retire_previous_key(credentials.device_id)
-        return AuthenticatedDevice(
-            id=credentials.device_id,
-            client_id=credentials.client_id,
-            device_name=credentials.device_name,
-        )
+            await self._retire_previous_key(credentials.id)
+        return credentials
 
     async def _retire_previous_key(self, device_id: uuid.UUID) -> None:
         """The device has the new secret: the rotated-out one stops working now."""

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import delete, select
@@ -32,12 +32,15 @@ _OUTBOX_RETENTION = timedelta(hours=1)
 
 @dataclass(frozen=True, slots=True)
 class DeviceCredentials:
-    device_id: uuid.UUID
+    """A device as the device API knows it; what an authenticated request resolves to."""
+
+    id: uuid.UUID
+    key_prefix: str  # str(id), computed once: the device's part of replay-cache keys
     client_id: uuid.UUID
     device_name: str
     is_active: bool
-    key: bytes
-    previous_key: bytes | None
+    key: bytes = field(repr=False)
+    previous_key: bytes | None = field(repr=False)
     previous_expires_at: float | None  # unix seconds
     auth_token: str | None  # the shared freshness token read before loading (Redis only)
 
@@ -45,6 +48,9 @@ class DeviceCredentials:
         if self.previous_key is None or self.previous_expires_at is None:
             return None
         return self.previous_key if now < self.previous_expires_at else None
+
+
+_MISSING = object()
 
 
 class CredentialCache:
@@ -62,17 +68,25 @@ class CredentialCache:
         self._clock = clock
         self._max_entries = max_entries
         self._watch_interval = watch_interval
-        # None caches "no such device", so floods of unknown ids do not reach the database.
-        self._entries: dict[uuid.UUID, DeviceCredentials | None] = {}
+        # Keyed by the id's canonical text (what devices send in X-Device-Id), so the hot path
+        # finds a device without parsing a UUID. None caches "no such device", so floods of
+        # unknown ids do not reach the database.
+        self._entries: dict[str, DeviceCredentials | None] = {}
         self._loading: dict[uuid.UUID, asyncio.Future[DeviceCredentials | None]] = {}
         self._seen_changes: set[int] = set()
         self._generation = 0
         # Where the shared freshness token comes from (set by RedisCoordination).
         self.token_source: Callable[[uuid.UUID], Awaitable[str | None]] | None = None
 
+    def cached(self, device_id_text: str) -> tuple[bool, DeviceCredentials | None]:
+        """(True, entry) when known without I/O under this exact id text (the canonical,
+        lower-case form); the hot path's way around a UUID parse and an await."""
+        entry = self._entries.get(device_id_text, _MISSING)
+        return (False, None) if entry is _MISSING else (True, entry)  # type: ignore[return-value]
+
     async def get(self, device_id: uuid.UUID) -> DeviceCredentials | None:
         try:
-            return self._entries[device_id]
+            return self._entries[str(device_id)]
         except KeyError:
             pass
         pending = self._loading.get(device_id)
@@ -100,7 +114,7 @@ class CredentialCache:
     def invalidate(self, device_ids: Iterable[uuid.UUID]) -> None:
         self._generation += 1
         for device_id in device_ids:
-            self._entries.pop(device_id, None)
+            self._entries.pop(str(device_id), None)
 
     def clear(self) -> None:
         self._generation += 1
@@ -111,7 +125,7 @@ class CredentialCache:
             # Drop the oldest half (dicts keep insertion order): cheap and good enough.
             for stale in list(self._entries)[: self._max_entries // 2]:
                 del self._entries[stale]
-        self._entries[device_id] = credentials
+        self._entries[str(device_id)] = credentials
 
     async def _load(self, device_id: uuid.UUID) -> DeviceCredentials | None:
         # The token first: a change committed after this read replaces it, so a stale load is
@@ -145,7 +159,8 @@ class CredentialCache:
             )
         expires = row.previous_secret_expires_at
         return DeviceCredentials(
-            device_id=device_id,
+            id=device_id,
+            key_prefix=str(device_id),
             client_id=row.client_id,
             device_name=row.device_name,
             is_active=row.is_active,

@@ -11,6 +11,7 @@ touching the database. The route is documented in the OpenAPI document like any 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -20,6 +21,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from eagate.api import API_PREFIX
 from eagate.asgi import request_id_for
+from eagate.device_api.auth import AuthenticatedDevice
 from eagate.device_api.schemas import DeviceSignal
 from eagate.errors import (
     PROBLEM_JSON,
@@ -90,6 +92,14 @@ def device_signal(item: Delivered) -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
+async def _watch_disconnect(receive: Receive, gone: asyncio.Event) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            gone.set()
+            return
+
+
 class PollHandler:
     """``GET /api/v1/device/poll``, answered in plain ASGI."""
 
@@ -119,7 +129,7 @@ class PollHandler:
             elif key == b"content-length" or key == b"transfer-encoding":
                 has_body = value != b"0"
         request_id = request_id_for(incoming_id, self.request_ids)
-        device_id = None
+        device: AuthenticatedDevice | None = None
         content_type = _JSON
         extra_headers: list[tuple[bytes, bytes]] = []
         try:
@@ -141,28 +151,40 @@ class PollHandler:
             if wait == 0 and self.hub.idle_until(device_id) > now:
                 signals: list[dict[str, Any]] = []
             else:
-                delivered = await delivery.poll(
-                    database=self.state.database,
-                    hub=self.hub,
-                    clock=self.clock,
-                    device_id=device_id,
-                    wait=wait,
-                    limit=limit,
-                    lease_seconds=self.lease_seconds,
-                )
+                gone = asyncio.Event()
+                watcher = asyncio.ensure_future(_watch_disconnect(receive, gone)) if wait else None
+                try:
+                    delivered = await delivery.poll(
+                        database=self.state.database,
+                        hub=self.hub,
+                        clock=self.clock,
+                        device_id=device_id,
+                        wait=wait,
+                        limit=limit,
+                        lease_seconds=self.lease_seconds,
+                        gone=gone if wait else None,
+                    )
+                finally:
+                    if watcher is not None:
+                        watcher.cancel()
                 signals = [device_signal(item) for item in delivered]
             status = 200
+            server_time = int(self.clock.time()) if signals or wait else int(now)
             payload = orjson.dumps(
                 {
                     "signals": signals,
-                    "server_time": int(self.clock.time()),
+                    "server_time": server_time,
                     "next_poll_seconds": self.next_poll_seconds,
                 }
             )
         except ProblemError as problem:
             status, content_type = problem.status, _PROBLEM
-            payload = orjson.dumps({"server_time": int(self.clock.time()), **problem.body()})
+            server_time = int(self.clock.time())
+            payload = orjson.dumps({"server_time": server_time, **problem.body()})
             extra_headers = [(k.lower().encode(), v.encode()) for k, v in problem.headers.items()]
+        except asyncio.CancelledError:
+            # The server is stopping with this long-poll open: the device will poll again.
+            raise
         except Exception:
             log.exception("device poll failed", extra={"fields": {"request_id": request_id}})
             status, content_type = 500, _PROBLEM
@@ -175,22 +197,19 @@ class PollHandler:
                     (b"content-type", content_type),
                     (b"content-length", str(len(payload)).encode()),
                     (b"x-request-id", request_id.encode()),
-                    (b"x-server-time", str(int(self.clock.time())).encode()),
+                    (b"x-server-time", str(server_time).encode()),
                     *extra_headers,
                 ],
             }
         )
         await send({"type": "http.response.body", "body": payload})
         self.access_log.write(
-            {
-                "request_id": request_id,
-                "method": scope["method"],
-                "route": POLL_PATH,
-                "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                "client_id": None,
-                "device_id": str(device_id) if device_id else None,
-            }
+            request_id=request_id,
+            method=scope["method"],
+            route=POLL_PATH,
+            status=status,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            device_id=device.key_prefix if device is not None else None,
         )
 
     async def _read_body(self, receive: Receive) -> bytes:

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-import uuid
-
 
 class MemoryReplayGuard:
     """One process's memory: correct for a single process (``--workers > 1`` needs Redis)."""
 
     def __init__(self) -> None:
-        self._seen: dict[tuple[uuid.UUID, str], int] = {}
+        # Keys are plain strings: the collector does not track them, so millions of live
+        # nonces cost it nothing (tuples of UUIDs made every collection crawl through them).
+        self._seen: dict[str, int] = {}
         # Nonces bucketed by the second they expire, so purging costs what it removes.
-        self._buckets: dict[int, list[tuple[uuid.UUID, str]]] = {}
+        self._buckets: dict[int, list[str]] = {}
         self._purged_through: int | None = None
 
     def __len__(self) -> int:
         return len(self._seen)
 
-    def claim(self, device_id: uuid.UUID, nonce: str, *, until: int, now: int) -> bool:
+    def claim(self, device_key: str, nonce: str, *, until: int, now: int) -> bool:
         """Record the nonce until ``until`` (unix seconds); False if it was already recorded."""
-        self._purge(now)
-        key = (device_id, nonce)
+        if self._purged_through is None or now > self._purged_through:
+            self._purge(now)
+        key = f"{device_key}:{nonce}"
         if key in self._seen:
             return False
         self._seen[key] = until

@@ -7,12 +7,12 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from eagate.devices.names import clean_device_name
+from eagate.text import single_line
 
 DeviceName = Annotated[
     str,
     Field(
-        min_length=1,
-        max_length=400,  # a bound on the raw input; the trimmed limit of 100 is checked below
+        min_length=1,  # the limit of 100 applies after trimming, checked below
         description="1-100 printable characters after trimming; unique among active devices",
         examples=["EURUSD scalper #1"],
     ),
@@ -35,7 +35,7 @@ class DeviceRename(BaseModel):
 class DeviceRevoke(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Annotated[str | None, Field(max_length=128)] = None
+    reason: Annotated[str, Field(max_length=128), AfterValidator(single_line)] | None = None
 
 
 class DeviceOut(BaseModel):

@@ -75,6 +75,16 @@ class DeliveryHub:
                     del self._listeners[device_id]
 
 
+async def _first_of(*events: asyncio.Event, seconds: float) -> None:
+    """Return when any event is set, or after ``seconds``."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
 @dataclass(frozen=True, slots=True)
 class Delivered:
     signal: Signal
@@ -150,12 +160,19 @@ async def poll(
     wait: float,
     limit: int,
     lease_seconds: int,
+    gone: asyncio.Event | None = None,
 ) -> list[Delivered]:
-    """Signals for the device now, or as soon as one arrives within ``wait`` seconds."""
+    """Signals for the device now, or as soon as one arrives within ``wait`` seconds.
+
+    ``gone`` is set when the client disconnects: a long-poll nobody listens to any more
+    must not lease signals (they would wait out the lease before reaching the device).
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     with hub.listening(device_id) as woken:
         while True:
+            if gone is not None and gone.is_set():
+                return []
             now = clock.now()
             if hub.idle_until(device_id) <= now.timestamp():
                 version = hub.version(device_id)
@@ -179,8 +196,12 @@ async def poll(
             if remaining <= 0:
                 return []
             until_lease = hub.idle_until(device_id) - clock.time()
-            with suppress(TimeoutError):
-                await asyncio.wait_for(woken.wait(), timeout=max(0.0, min(remaining, until_lease)))
+            timeout = max(0.0, min(remaining, until_lease))
+            if gone is None:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), timeout=timeout)
+            else:
+                await _first_of(woken, gone, seconds=timeout)
 
 
 async def record_ack(

@@ -5,7 +5,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
+
+from eagate.text import multi_line, single_line
 
 # JSON numbers in and out, kept exact: at most 15 significant digits, so the shortest float
 # representation used on output is the very number that came in (0.1 stays 0.1).
@@ -30,7 +39,7 @@ class SignalFields(BaseModel):
     price: Number | None = Field(None, description="Required unless order_type is market")
     sl: Number | None = None
     tp: Number | None = None
-    comment: Annotated[str | None, Field(max_length=64)] = None
+    comment: Annotated[str, Field(max_length=64), AfterValidator(single_line)] | None = None
 
 
 class SignalCreate(SignalFields):
@@ -71,8 +80,12 @@ class AckRequest(BaseModel):
 
     signal_id: uuid.UUID
     status: Literal["placed", "failed"]
-    broker_ticket: Annotated[str | None, Field(min_length=1, max_length=64)] = None
-    error: Annotated[str | None, Field(min_length=1, max_length=1024)] = None
+    broker_ticket: (
+        Annotated[str, Field(min_length=1, max_length=64), AfterValidator(single_line)] | None
+    ) = None
+    error: (
+        Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(multi_line)] | None
+    ) = None
     executed_at: datetime | None = None
 
     @model_validator(mode="after")
