@@ -48,14 +48,20 @@ class AccessLog:
         self._lines: list[str] = []
         self._routes: dict[str, str] = {}
         self._second = -1
+        self._millisecond = -1
         self._stamp = ""
+        self._ms_stamp = ""
 
     def _timestamp(self, now: float) -> str:
-        second = int(now)
-        if second != self._second:
-            self._second = second
-            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._stamp}.{int((now - second) * 1000):03d}Z"
+        millisecond = int(now * 1000)
+        if millisecond != self._millisecond:  # at load, many lines share one millisecond
+            self._millisecond = millisecond
+            second, fraction = divmod(millisecond, 1000)
+            if second != self._second:
+                self._second = second
+                self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._ms_stamp = f"{self._stamp}.{fraction:03d}Z"
+        return self._ms_stamp
 
     def write(
         self,

@@ -49,7 +49,7 @@ def _verify(
     if credentials is None:
         signature_matches(key=_UNKNOWN_DEVICE_KEY, canonical=canonical, signature=signature)
         raise InvalidSignature(server_time=now)
-    if signature_matches(key=credentials.key, canonical=canonical, signature=signature):
+    if signature_matches(mac=credentials.mac, canonical=canonical, signature=signature):
         return True
     previous = credentials.previous_key_valid(now)
     if previous is not None and signature_matches(

@@ -9,6 +9,7 @@ commit; changes made anywhere else (another worker or instance, the CLI) arrive 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -21,6 +22,7 @@ from eagate.clock import Clock
 from eagate.db import Database
 from eagate.devices.models import Device, DeviceAuthChange
 from eagate.devices.secrets import SealedSecret, SecretBox
+from eagate.signing import keyed_mac
 
 log = logging.getLogger("eagate.device_api")
 
@@ -40,6 +42,7 @@ class DeviceCredentials:
     device_name: str
     is_active: bool
     key: bytes = field(repr=False)
+    mac: hmac.HMAC = field(repr=False)  # keyed_mac(key), prepared once
     previous_key: bytes | None = field(repr=False)
     previous_expires_at: float | None  # unix seconds
     auth_token: str | None  # the shared freshness token read before loading (Redis only)
@@ -161,6 +164,7 @@ class CredentialCache:
         return DeviceCredentials(
             id=device_id,
             key_prefix=str(device_id),
+            mac=keyed_mac(key),
             client_id=row.client_id,
             device_name=row.device_name,
             is_active=row.is_active,
