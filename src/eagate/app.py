@@ -28,6 +28,7 @@ from eagate.device_api import router as device_api
 from eagate.device_api.activity import ActivityRecorder
 from eagate.device_api.auth import DeviceAuthenticator
 from eagate.device_api.credentials import CredentialCache
+from eagate.device_api.failures import AuthFailureLog
 from eagate.device_api.openapi import document_poll_route
 from eagate.devices import changes as device_changes
 from eagate.devices import router as devices
@@ -47,6 +48,7 @@ from eagate.settings import Settings
 from eagate.signals import router as signals
 from eagate.signals.delivery import DeliveryHub
 from eagate.state import AppState
+from eagate.throttle import Limits, Throttle
 
 log = logging.getLogger("eagate")
 
@@ -58,8 +60,21 @@ def build_state(settings: Settings, clock: Clock | None = None) -> AppState:
     secret_box = SecretBox(keys.master_key, keys.previous_master_keys)
     credentials = CredentialCache(database, secret_box, clock)
     deliveries = DeliveryHub()
-    coordination = create_coordination(settings.redis_url, credentials, deliveries)
+    coordination = create_coordination(settings.redis_url, credentials, deliveries, clock)
     credentials.token_source = coordination.auth_token if settings.redis_url else None
+    throttle = Throttle(
+        coordination,
+        clock,
+        Limits(
+            device_failures_per_ip=settings.device_auth_failures_per_ip,
+            device_failures_per_device=settings.device_auth_failures_per_device,
+            device_window=settings.device_auth_window_seconds,
+            sign_in_failures_per_ip=settings.sign_in_failures_per_ip,
+            sign_in_failures_per_email=settings.sign_in_failures_per_email,
+            sign_in_window=settings.sign_in_window_seconds,
+        ),
+    )
+    auth_failures = AuthFailureLog(database, clock)
     return AppState(
         settings=settings,
         database=database,
@@ -77,7 +92,11 @@ def build_state(settings: Settings, clock: Clock | None = None) -> AppState:
             database=database,
             clock=clock,
             window_seconds=settings.signature_window_seconds,
+            throttle=throttle,
+            failures=auth_failures,
         ),
+        throttle=throttle,
+        auth_failures=auth_failures,
         activity=ActivityRecorder(database, interval=settings.activity_flush_seconds),
         deliveries=deliveries,
         access_log=AccessLog(
@@ -110,6 +129,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             asyncio.create_task(state.activity.run(), name="activity-flusher"),
             asyncio.create_task(state.access_log.run(), name="access-log-writer"),
             asyncio.create_task(state.coordination.run(), name="coordination"),
+            asyncio.create_task(state.auth_failures.run(), name="auth-failure-audit"),
         ]
         try:
             yield
@@ -120,6 +140,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             device_changes.unsubscribe(state.coordination.devices_changed)
             # Graceful shutdown: what devices did in the last interval is not lost.
             await state.activity.flush()
+            await state.auth_failures.flush()
             await state.coordination.aclose()
             await state.database.dispose()
 

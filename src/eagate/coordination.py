@@ -32,6 +32,7 @@ from typing import Any, NamedTuple, Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from eagate.clock import Clock
 from eagate.device_api.credentials import CredentialCache
 from eagate.device_api.errors import ReplayCacheUnavailable
 from eagate.device_api.replay import MemoryReplayGuard
@@ -61,16 +62,22 @@ class Coordination(Protocol):
 
     async def wake(self, device_ids: Sequence[uuid.UUID]) -> None: ...
 
+    async def count(self, key: str, *, window: int, delta: int = 1) -> int:
+        """Add ``delta`` to a counter that lives ``window`` seconds; its new value."""
+        ...
+
     async def run(self) -> None: ...
 
     async def aclose(self) -> None: ...
 
 
 class LocalCoordination:
-    def __init__(self, credentials: CredentialCache, hub: DeliveryHub) -> None:
+    def __init__(self, credentials: CredentialCache, hub: DeliveryHub, clock: Clock) -> None:
+        self._clock = clock
         self._credentials = credentials
         self._hub = hub
         self._replay = MemoryReplayGuard()
+        self._counters: dict[str, tuple[float, int]] = {}
 
     def claim_now(self, device_key: str, nonce: str, *, until: int, now: int) -> Claim:
         return Claim(self._replay.claim(device_key, nonce, until=until, now=now), None)
@@ -86,6 +93,17 @@ class LocalCoordination:
 
     async def wake(self, device_ids: Sequence[uuid.UUID]) -> None:
         self._hub.announce(device_ids)
+
+    async def count(self, key: str, *, window: int, delta: int = 1) -> int:
+        now = self._clock.time()
+        expires, value = self._counters.get(key, (now + window, 0))
+        if expires <= now:
+            expires, value = now + window, 0
+        value += delta
+        self._counters[key] = (expires, value)
+        if len(self._counters) > 100_000:  # an attack's worth of keys: forget the expired
+            self._counters = {k: v for k, v in self._counters.items() if v[0] > now}
+        return value
 
     async def run(self) -> None:
         await asyncio.Event().wait()
@@ -179,6 +197,16 @@ class RedisCoordination:
         if device_ids:
             await self._redis.publish(WAKE_CHANNEL, ",".join(str(d) for d in device_ids))
 
+    async def count(self, key: str, *, window: int, delta: int = 1) -> int:
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.incrby(f"eagate:count:{key}", delta)
+        pipe.expire(f"eagate:count:{key}", window, nx=True)
+        try:
+            value, _ = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise _unavailable() from exc
+        return int(value)
+
     async def run(self) -> None:
         """Background task: wake local long-polls for signals created on any instance."""
         backoff = 0.1
@@ -230,11 +258,11 @@ def _log_unexpected(task: asyncio.Future[None]) -> None:
 
 
 def create_coordination(
-    redis_url: str | None, credentials: CredentialCache, hub: DeliveryHub
+    redis_url: str | None, credentials: CredentialCache, hub: DeliveryHub, clock: Clock
 ) -> Coordination:
     if redis_url:
         return RedisCoordination(redis_url, credentials, hub)
-    return LocalCoordination(credentials, hub)
+    return LocalCoordination(credentials, hub, clock)
 
 
 __all__ = ["Claim", "Coordination", "create_coordination"]

@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     # anything below OWASP's minimum (19 MiB, 2 passes).
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(65536, ge=8)
+    # Throttling (see throttle.py): failures allowed per window before 429.
+    device_auth_failures_per_ip: int = Field(300, ge=1)
+    device_auth_failures_per_device: int = Field(30, ge=1)
+    device_auth_window_seconds: int = Field(60, ge=1)
+    sign_in_failures_per_ip: int = Field(100, ge=1)
+    sign_in_failures_per_email: int = Field(10, ge=1)
+    sign_in_window_seconds: int = Field(900, ge=1)
+    long_polls_per_device: int = Field(2, ge=1)
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     log_level: str = "INFO"
 

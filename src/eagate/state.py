@@ -17,10 +17,12 @@ from eagate.db import Database
 from eagate.device_api.activity import ActivityRecorder
 from eagate.device_api.auth import DeviceAuthenticator
 from eagate.device_api.credentials import CredentialCache
+from eagate.device_api.failures import AuthFailureLog
 from eagate.devices.secrets import SecretBox
 from eagate.keys import ServerKeys
 from eagate.settings import Settings
 from eagate.signals.delivery import DeliveryHub
+from eagate.throttle import Throttle
 
 
 @dataclass
@@ -37,6 +39,8 @@ class AppState:
     activity: ActivityRecorder
     deliveries: DeliveryHub
     access_log: AccessLog
+    throttle: Throttle
+    auth_failures: AuthFailureLog
     request_ids: RequestIds
     extras: dict[str, Any] = field(default_factory=dict)
 

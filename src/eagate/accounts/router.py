@@ -2,15 +2,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from eagate.accounts import service
 from eagate.accounts.dependencies import CurrentOwner
+from eagate.accounts.errors import InvalidCredentials
 from eagate.accounts.schemas import ClientOut, SignupRequest, TokenOut
 from eagate.accounts.security import issue_access_token
 from eagate.api import API_PREFIX
+from eagate.openapi import problem_responses
+from eagate.requests import client_ip
 from eagate.state import SessionDep, StateDep
+from eagate.throttle import RateLimited, Throttle
 
 public = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["accounts"])
 router = APIRouter(prefix=f"{API_PREFIX}/clients", tags=["accounts"])
@@ -29,19 +33,27 @@ async def sign_up(body: SignupRequest, session: SessionDep, state: StateDep) -> 
     return ClientOut.model_validate(client)
 
 
-@public.post("/token", response_model=TokenOut)
+@public.post("/token", response_model=TokenOut, responses=problem_responses(401, 429))
 async def issue_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     state: StateDep,
+    request: Request,
 ) -> TokenOut:
     """Exchange email (as `username`) and password for a bearer access token."""
-    client = await service.authenticate(
-        session,
-        email=form.username.strip().lower(),
-        password=form.password,
-        passwords=state.passwords,
-    )
+    email, ip = form.username.strip().lower(), client_ip(request)
+    retry_after = state.throttle.retry_after(*Throttle.sign_in_keys(ip, email))
+    if retry_after is not None:
+        raise RateLimited(retry_after)
+    try:
+        client = await service.authenticate(
+            session, email=email, password=form.password, passwords=state.passwords
+        )
+    except InvalidCredentials:
+        retry_after = await state.throttle.sign_in_failed(ip, email)
+        if retry_after is not None:
+            raise RateLimited(retry_after) from None
+        raise
     token = issue_access_token(
         client_id=client.id,
         key=state.keys.jwt_secret,

@@ -13,12 +13,14 @@ from eagate.coordination import Coordination
 from eagate.db import Database
 from eagate.device_api.credentials import CredentialCache, DeviceCredentials
 from eagate.device_api.errors import (
+    DeviceAuthError,
     DeviceRevokedAuth,
     InvalidSignature,
     MalformedSignatureHeaders,
     ReplayedNonce,
     TimestampOutOfWindow,
 )
+from eagate.device_api.failures import AuthFailureLog
 from eagate.devices.changes import record_auth_change
 from eagate.devices.models import Device
 from eagate.signing import MalformedSignatureHeaders as MalformedHeaders
@@ -29,6 +31,7 @@ from eagate.signing import (
     parse_signature_headers,
     signature_matches,
 )
+from eagate.throttle import RateLimited, Throttle
 
 log = logging.getLogger("eagate.device_api")
 
@@ -56,7 +59,7 @@ def _verify(
         key=previous, canonical=canonical, signature=signature
     ):
         return False
-    raise InvalidSignature(server_time=now)
+    raise InvalidSignature(server_time=now, device=credentials)
 
 
 class DeviceAuthenticator:
@@ -68,12 +71,16 @@ class DeviceAuthenticator:
         database: Database,
         clock: Clock,
         window_seconds: int,
+        throttle: Throttle,
+        failures: AuthFailureLog,
     ) -> None:
         self._credentials = credentials
         self._coordination = coordination
         self._database = database
         self._clock = clock
         self._window = window_seconds
+        self._throttle = throttle
+        self._failures = failures
         self._retiring: set[uuid.UUID] = set()
 
     async def authenticate(
@@ -83,8 +90,32 @@ class DeviceAuthenticator:
         target: str,
         headers: Mapping[str, str],
         body: bytes,
+        ip: str | None,
     ) -> AuthenticatedDevice:
-        """The device that signed this request, or a DeviceAuthError in SPEC 4's order."""
+        """The device that signed this request, or a DeviceAuthError in SPEC 4's order; 429
+        instead once this client has failed too often (throttle.py)."""
+        device_text = headers.get("x-device-id")
+        retry_after = self._throttle.retry_after(*Throttle.device_keys(ip, device_text))
+        if retry_after is not None:
+            raise RateLimited(retry_after, server_time=int(self._clock.time()))
+        try:
+            return await self._verify_request(method, target, headers, body)
+        except DeviceAuthError as failure:
+            if failure.device is not None:
+                self._failures.record(
+                    device_id=failure.device.id,
+                    client_id=failure.device.client_id,
+                    ip=ip,
+                    code=failure.code,
+                )
+            retry_after = await self._throttle.device_failed(ip, device_text)
+            if retry_after is not None:
+                raise RateLimited(retry_after, server_time=failure.extra["server_time"]) from None
+            raise
+
+    async def _verify_request(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+    ) -> AuthenticatedDevice:
         now = int(self._clock.time())
         try:
             signed = parse_signature_headers(headers)
@@ -124,9 +155,11 @@ class DeviceAuthenticator:
             used_current = _verify(credentials, canonical, signed.signature, now)
             assert credentials is not None
         if not claim.fresh:
-            raise ReplayedNonce("use a fresh X-Nonce for every request", server_time=now)
+            raise ReplayedNonce(
+                "use a fresh X-Nonce for every request", server_time=now, device=credentials
+            )
         if not credentials.is_active:
-            raise DeviceRevokedAuth(server_time=now)
+            raise DeviceRevokedAuth(server_time=now, device=credentials)
         if used_current and credentials.previous_key is not None:
             await self._retire_previous_key(credentials.id)
         return credentials

@@ -36,6 +36,7 @@ async def signed_device(request: Request, state: StateDep) -> AuthenticatedDevic
         target=request_target(request),
         headers=request.headers,
         body=await request.body(),
+        ip=request.client.host if request.client else None,
     )
     bind_actor(device_id=device.id)
     state.activity.record(device.id, state.clock.time())

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from eagate.errors import ProblemError
 
 
 class DeviceAuthError(ProblemError):
     status = 401
 
-    def __init__(self, detail: str | None = None, *, server_time: int) -> None:
+    def __init__(self, detail: str | None = None, *, server_time: int, device: Any = None) -> None:
         super().__init__(detail, server_time=server_time)
+        # The device the failure concerns, when known (for the audit trail; never rendered).
+        self.device = device
 
 
 class MalformedSignatureHeaders(DeviceAuthError):

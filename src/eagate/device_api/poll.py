@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from typing import Any
 
 import orjson
@@ -100,6 +101,10 @@ async def _watch_disconnect(receive: Receive, gone: asyncio.Event) -> None:
             return
 
 
+class TooManyLongPolls(ProblemError):
+    status, code, title = 429, "too_many_long_polls", "Too many long-polls for this device"
+
+
 class PollHandler:
     """``GET /api/v1/device/poll``, answered in plain ASGI."""
 
@@ -114,6 +119,22 @@ class PollHandler:
         self.max_body_bytes = state.settings.max_body_bytes
         self.next_poll_seconds = state.settings.next_poll_seconds
         self.lease_seconds = state.settings.delivery_lease_seconds
+        # Open long-polls per device, in this process: the cap protects this instance's
+        # memory and connections, so it is counted where they are spent.
+        self.long_polls_per_device = state.settings.long_polls_per_device
+        self._long_polls: dict[uuid.UUID, int] = {}
+
+    def _enter_long_poll(self, device_id: uuid.UUID) -> bool:
+        open_now = self._long_polls.get(device_id, 0)
+        if open_now >= self.long_polls_per_device:
+            return False
+        self._long_polls[device_id] = open_now + 1
+        return True
+
+    def _exit_long_poll(self, device_id: uuid.UUID) -> None:
+        remaining = self._long_polls.pop(device_id, 1) - 1
+        if remaining > 0:
+            self._long_polls[device_id] = remaining
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -143,6 +164,7 @@ class PollHandler:
                 target=(raw_path + b"?" + query if query else raw_path).decode("latin-1"),
                 headers=signing_headers,
                 body=body,
+                ip=client[0] if (client := scope.get("client")) else None,
             )
             device_id = device.id
             now = self.clock.time()
@@ -151,6 +173,11 @@ class PollHandler:
             if wait == 0 and self.hub.idle_until(device_id) > now:
                 signals: list[dict[str, Any]] = []
             else:
+                if wait and not self._enter_long_poll(device_id):
+                    raise TooManyLongPolls(
+                        f"at most {self.long_polls_per_device} long-polls per device at once",
+                        headers={"Retry-After": "1"},
+                    )
                 gone = asyncio.Event()
                 watcher = asyncio.ensure_future(_watch_disconnect(receive, gone)) if wait else None
                 try:
@@ -167,6 +194,7 @@ class PollHandler:
                 finally:
                     if watcher is not None:
                         watcher.cancel()
+                        self._exit_long_poll(device_id)
                 signals = [device_signal(item) for item in delivered]
             status = 200
             server_time = int(self.clock.time()) if signals or wait else int(now)
