@@ -17,13 +17,12 @@ from starlette.responses import Response
 from eagate import ops
 from eagate.accesslog import AccessLog, RequestIds
 from eagate.accounts import router as accounts
-from eagate.accounts.security import Passwords
 from eagate.api import API_PREFIX
 from eagate.asgi import EagateApp
 from eagate.audit import router as audit
 from eagate.clock import Clock
 from eagate.coordination import create_coordination
-from eagate.db import Database
+from eagate.core import build_core, build_passwords
 from eagate.device_api import router as device_api
 from eagate.device_api.activity import ActivityRecorder
 from eagate.device_api.auth import DeviceAuthenticator
@@ -32,7 +31,6 @@ from eagate.device_api.failures import AuthFailureLog
 from eagate.device_api.openapi import document_poll_route
 from eagate.devices import changes as device_changes
 from eagate.devices import router as devices
-from eagate.devices.secrets import SecretBox
 from eagate.errors import (
     MalformedJson,
     PayloadTooLarge,
@@ -41,8 +39,8 @@ from eagate.errors import (
     internal_error_body,
     problem_response,
 )
-from eagate.keys import load_server_keys
 from eagate.logs import configure_logging
+from eagate.metrics import Metrics
 from eagate.openapi import problem_responses
 from eagate.settings import Settings
 from eagate.signals import router as signals
@@ -54,10 +52,9 @@ log = logging.getLogger("eagate")
 
 
 def build_state(settings: Settings, clock: Clock | None = None) -> AppState:
-    keys = load_server_keys(settings)
+    core = build_core(settings)  # the same keys and database as the operator commands
+    keys, database, secret_box = core.keys, core.database, core.secret_box
     clock = clock or Clock()
-    database = Database(settings.resolved_database_url)
-    secret_box = SecretBox(keys.master_key, keys.previous_master_keys)
     credentials = CredentialCache(database, secret_box, clock)
     deliveries = DeliveryHub()
     coordination = create_coordination(settings.redis_url, credentials, deliveries, clock)
@@ -75,14 +72,14 @@ def build_state(settings: Settings, clock: Clock | None = None) -> AppState:
         ),
     )
     auth_failures = AuthFailureLog(database, clock)
+    metrics = Metrics()
+    metrics.long_polls = lambda: deliveries.long_polls
     return AppState(
         settings=settings,
         database=database,
         keys=keys,
         secret_box=secret_box,
-        passwords=Passwords(
-            time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
-        ),
+        passwords=build_passwords(settings),
         clock=clock,
         credentials=credentials,
         coordination=coordination,
@@ -94,7 +91,9 @@ def build_state(settings: Settings, clock: Clock | None = None) -> AppState:
             window_seconds=settings.signature_window_seconds,
             throttle=throttle,
             failures=auth_failures,
+            metrics=metrics,
         ),
+        metrics=metrics,
         throttle=throttle,
         auth_failures=auth_failures,
         activity=ActivityRecorder(database, interval=settings.activity_flush_seconds),

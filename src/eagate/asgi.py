@@ -52,6 +52,7 @@ class EagateApp:
         self._poll = PollHandler(state)
         self._clock = state.clock
         self._access_log = state.access_log
+        self._metrics = state.metrics
         self._request_ids = state.request_ids
         self._max_body_bytes = state.settings.max_body_bytes
 
@@ -103,12 +104,15 @@ class EagateApp:
                 )
         finally:
             route = scope.get("route")
+            route_path = getattr(route, "path", None) or "<unmatched>"
+            seconds = time.perf_counter() - started
+            self._metrics.request(scope["method"], route_path, status or 500, seconds)
             self._access_log.write(
                 request_id=request_id,
                 method=scope["method"],
                 route=getattr(route, "path", None) or scope["path"],
                 status=status or 500,
-                duration_ms=(time.perf_counter() - started) * 1000,
+                duration_ms=seconds * 1000,
                 client_id=context.client_id,
                 device_id=context.device_id,
             )

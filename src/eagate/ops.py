@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from eagate.migrations_runner import head_revision
+from eagate.signals.service import delivery_counts
 from eagate.state import StateDep
 
 router = APIRouter(tags=["operations"])
@@ -34,3 +36,19 @@ async def readyz(state: StateDep) -> JSONResponse:
             {"status": "migrating", "schema": current, "head": head}, status_code=503
         )
     return JSONResponse({"status": "ok", "schema": current})
+
+
+_DELIVERY_COUNTS_TTL = 10.0
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(state: StateDep) -> Response:
+    """Prometheus metrics (text exposition format)."""
+    # Counting every delivery is a scan: at most one per TTL, however often we are scraped.
+    cached_at, counts = state.extras.get("delivery_counts", (-_DELIVERY_COUNTS_TTL, {}))
+    if state.clock.time() - cached_at >= _DELIVERY_COUNTS_TTL:
+        async with state.database.transaction(read_only=True) as session:
+            counts = await delivery_counts(session, now=state.clock.now())
+        state.extras["delivery_counts"] = (state.clock.time(), counts)
+    state.metrics.deliveries_by_status = lambda: counts
+    return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)

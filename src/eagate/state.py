@@ -20,6 +20,7 @@ from eagate.device_api.credentials import CredentialCache
 from eagate.device_api.failures import AuthFailureLog
 from eagate.devices.secrets import SecretBox
 from eagate.keys import ServerKeys
+from eagate.metrics import Metrics
 from eagate.settings import Settings
 from eagate.signals.delivery import DeliveryHub
 from eagate.throttle import Throttle
@@ -39,6 +40,7 @@ class AppState:
     activity: ActivityRecorder
     deliveries: DeliveryHub
     access_log: AccessLog
+    metrics: Metrics
     throttle: Throttle
     auth_failures: AuthFailureLog
     request_ids: RequestIds

@@ -23,6 +23,7 @@ from eagate.device_api.errors import (
 from eagate.device_api.failures import AuthFailureLog
 from eagate.devices.changes import record_auth_change
 from eagate.devices.models import Device
+from eagate.metrics import Metrics
 from eagate.signing import MalformedSignatureHeaders as MalformedHeaders
 from eagate.signing import (
     body_sha256,
@@ -73,6 +74,7 @@ class DeviceAuthenticator:
         window_seconds: int,
         throttle: Throttle,
         failures: AuthFailureLog,
+        metrics: Metrics,
     ) -> None:
         self._credentials = credentials
         self._coordination = coordination
@@ -81,6 +83,7 @@ class DeviceAuthenticator:
         self._window = window_seconds
         self._throttle = throttle
         self._failures = failures
+        self._metrics = metrics
         self._retiring: set[uuid.UUID] = set()
 
     async def authenticate(
@@ -97,10 +100,12 @@ class DeviceAuthenticator:
         device_text = headers.get("x-device-id")
         retry_after = self._throttle.retry_after(*Throttle.device_keys(ip, device_text))
         if retry_after is not None:
+            self._metrics.auth_failure(RateLimited.code)
             raise RateLimited(retry_after, server_time=int(self._clock.time()))
         try:
             return await self._verify_request(method, target, headers, body)
         except DeviceAuthError as failure:
+            self._metrics.auth_failure(failure.code)
             if failure.device is not None:
                 self._failures.record(
                     device_id=failure.device.id,

@@ -115,6 +115,7 @@ class PollHandler:
         self.activity = state.activity
         self.clock = state.clock
         self.access_log = state.access_log
+        self.metrics = state.metrics
         self.request_ids = state.request_ids
         self.max_body_bytes = state.settings.max_body_bytes
         self.next_poll_seconds = state.settings.next_poll_seconds
@@ -231,12 +232,14 @@ class PollHandler:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+        seconds = time.perf_counter() - started
+        self.metrics.request(scope["method"], POLL_PATH, status, seconds)
         self.access_log.write(
             request_id=request_id,
             method=scope["method"],
             route=POLL_PATH,
             status=status,
-            duration_ms=(time.perf_counter() - started) * 1000,
+            duration_ms=seconds * 1000,
             device_id=device.key_prefix if device is not None else None,
         )
 

@@ -37,6 +37,8 @@ async def ack(
     now = state.clock.now()
     state.activity.record(device.id, now.timestamp(), ack=True)
     recorded = await delivery.record_ack(session, device_id=device.id, ack=body, now=now)
+    if recorded.recorded_at == now:  # new, not a repeat
+        state.metrics.ack(recorded.status, recorded.signal_id, now.timestamp())
     return AckOut(
         signal_id=recorded.signal_id,
         status=recorded.status,

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eagate.audit import service as audit
@@ -339,3 +339,13 @@ async def device_stats(
             collect([ms(row.Delivery.acked_at, row.created_at) for row in rows])
         ),
     )
+
+
+async def delivery_counts(session: AsyncSession, *, now: datetime) -> dict[str, int]:
+    """Deliveries by status across all owners (for metrics), expiry derived as on read."""
+    status = case(
+        (and_(Delivery.status.in_(OPEN_STATUSES), Delivery.expires_at <= now), "expired"),
+        else_=Delivery.status,
+    )
+    rows = await session.execute(select(status, func.count()).group_by(status))
+    return {str(name): int(count) for name, count in rows.all()}
