@@ -50,6 +50,10 @@ class Claim(NamedTuple):
 
 
 class Coordination(Protocol):
+    # Unix time from which every used nonce is known: requests signed earlier cannot be
+    # checked for replay, so they are refused (timestamp_out_of_window).
+    remembers_nonces_since: int
+
     def claim_now(self, device_key: str, nonce: str, *, until: int, now: int) -> Claim | None:
         """The claim when it can be decided without I/O, else None (then ``claim``)."""
         ...
@@ -74,6 +78,8 @@ class Coordination(Protocol):
 class LocalCoordination:
     def __init__(self, credentials: CredentialCache, hub: DeliveryHub, clock: Clock) -> None:
         self._clock = clock
+        # The nonces live in this process's memory and die with it.
+        self.remembers_nonces_since = int(clock.time())
         self._credentials = credentials
         self._hub = hub
         self._replay = MemoryReplayGuard()
@@ -133,6 +139,9 @@ class RedisCoordination:
         )
         self._credentials = credentials
         self._hub = hub
+        # Redis keeps nonces across our restarts (run it with persistence, or accept that a
+        # Redis restart opens a window-long replay gap, see SECURITY.md).
+        self.remembers_nonces_since = 0
         self._batch: list[tuple[str, str, int, asyncio.Future[Claim]]] = []
         self._flush_scheduled = False
 

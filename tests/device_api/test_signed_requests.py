@@ -50,6 +50,7 @@ async def test_timestamp_outside_window_is_refused(
     async with app_client(clock=clock) as client:
         owner = await new_owner(client)
         device = await register_device(client, owner)
+        clock.advance(600)  # a server up for a while (see the restart test below)
         now = int(clock.time())
         refused = await signed_request(
             client, device, "GET", "/api/v1/device/me", timestamp=now + offset
@@ -144,3 +145,31 @@ async def test_activity_is_visible_to_the_owner(client: httpx.AsyncClient) -> No
     assert seen["last_poll_at"] is not None
     assert seen["last_seen_at"] is not None
     assert seen["last_ack_at"] is None
+
+
+async def test_a_request_signed_before_a_restart_cannot_be_replayed_after_it(
+    app_client: AppClientFactory,
+) -> None:
+    # The replay cache of a single process lives in its memory: after a restart it cannot
+    # know which nonces were used, so it refuses anything signed before it started.
+    clock = FrozenClock()
+    async with app_client(clock=clock) as client:
+        owner = await new_owner(client)
+        device = await register_device(client, owner)
+        clock.advance(10)
+        signed_at = int(clock.time())
+        first = await signed_request(
+            client, device, "GET", "/api/v1/device/me", timestamp=signed_at, nonce="n" * 24
+        )
+        assert first.status_code == 200
+    clock.advance(5)
+    async with app_client(clock=clock) as restarted:
+        replayed = await signed_request(
+            restarted, device, "GET", "/api/v1/device/me", timestamp=signed_at, nonce="n" * 24
+        )
+        fresh = await signed_request(
+            restarted, device, "GET", "/api/v1/device/me", timestamp=int(clock.time())
+        )
+    body = assert_problem(replayed, 401, "timestamp_out_of_window")
+    assert body["server_time"] == int(clock.time())
+    assert fresh.status_code == 200

@@ -134,6 +134,13 @@ class DeviceAuthenticator:
                 "correct the device clock from server_time",
                 server_time=now,
             )
+        if signed.timestamp < self._coordination.remembers_nonces_since:
+            # Nonces used before this replay cache existed are unknown to it (a restart of a
+            # single process): only requests signed since can be checked for replay.
+            raise TimestampOutOfWindow(
+                "signed before the server restarted; correct the device clock from server_time",
+                server_time=now,
+            )
         canonical = canonical_string(
             method=method,
             path_and_query=target,
