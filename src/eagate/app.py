@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
 
 from eagate import ops
 from eagate.accesslog import AccessLog, RequestIds
@@ -47,6 +48,7 @@ from eagate.signals import router as signals
 from eagate.signals.delivery import DeliveryHub
 from eagate.state import AppState
 from eagate.throttle import Limits, Throttle
+from eagate.web import router as web
 
 log = logging.getLogger("eagate")
 
@@ -109,7 +111,12 @@ def serve_app() -> EagateApp:
     """The factory `eagate serve` hands to uvicorn: settings from the environment, JSON logs."""
     settings = Settings()
     configure_logging(settings.log_level)
-    return create_app(settings)
+    app = create_app(settings)
+    # Everything built so far (framework, models, schemas) lives as long as the process:
+    # move it out of the collector's sight so collections stay short on the hot path.
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> EagateApp:
@@ -119,10 +126,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         device_changes.subscribe(state.coordination.devices_changed)
-        # Everything built so far (framework, models, schemas) lives as long as the process:
-        # move it out of the collector's sight so collections stay short on the hot path.
-        gc.collect()
-        gc.freeze()
         background = [
             asyncio.create_task(state.credentials.run_watcher(), name="credential-watcher"),
             asyncio.create_task(state.activity.run(), name="activity-flusher"),
@@ -161,8 +164,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         signals.router,
         device_api.router,
         ops.router,
+        web.router,
     ):
         app.include_router(router)
+    app.mount("/ui/static", StaticFiles(packages=[("eagate.web", "static")]), name="ui-static")
 
     _install_error_handlers(app, state.clock)
     document_poll_route(app)
