@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,6 +14,16 @@ from eagate.accounts.errors import EmailTaken, InvalidCredentials
 from eagate.accounts.models import Client
 from eagate.accounts.security import Passwords
 from eagate.devices.changes import record_owner_devices_gone
+from eagate.devices.models import Device
+
+
+@dataclass(frozen=True)
+class ClientSummary:
+    """An account with its device counts (for operators)."""
+
+    client: Client
+    devices: int
+    active_devices: int
 
 
 async def sign_up(
@@ -39,6 +50,34 @@ async def authenticate(
 
 async def get_client(session: AsyncSession, client_id: uuid.UUID) -> Client | None:
     return await session.get(Client, client_id)
+
+
+async def get_client_by_email(session: AsyncSession, email: str) -> Client | None:
+    """The account with this email (normalized as at sign-up), if any."""
+    return await session.scalar(select(Client).where(Client.email == email))
+
+
+def _summaries() -> Select[Client, int, int]:
+    return (
+        select(
+            Client,
+            func.count(Device.id),
+            func.count(Device.id).filter(Device.is_active.is_(True)),
+        )
+        .outerjoin(Device, Device.client_id == Client.id)
+        .group_by(Client.id)
+    )
+
+
+async def list_clients(session: AsyncSession) -> list[ClientSummary]:
+    """Every account, oldest first, with how many devices it has."""
+    rows = await session.execute(_summaries().order_by(Client.created_at, Client.id))
+    return [ClientSummary(client, devices, active) for client, devices, active in rows]
+
+
+async def summarize_client(session: AsyncSession, client_id: uuid.UUID) -> ClientSummary | None:
+    row = (await session.execute(_summaries().where(Client.id == client_id))).first()
+    return ClientSummary(*row) if row else None
 
 
 async def delete_client(session: AsyncSession, client_id: uuid.UUID, *, now: datetime) -> None:

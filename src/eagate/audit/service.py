@@ -16,7 +16,8 @@ from eagate.pagination import Page, PageRequest
 
 @dataclass(frozen=True)
 class Actor:
-    """Who did it, from where: ``client:<id>``, ``device:<id>`` or ``system``."""
+    """Who did it, from where: ``client:<id>``, ``device:<id>``, ``operator:cli`` or
+    ``system``."""
 
     name: str
     ip: str | None = None
@@ -24,6 +25,10 @@ class Actor:
     @classmethod
     def client(cls, client_id: uuid.UUID, ip: str | None) -> Actor:
         return cls(f"client:{client_id}", ip)
+
+
+# An operator acting on the database through the `eagate` command line.
+OPERATOR_CLI = Actor("operator:cli")
 
 
 def record(

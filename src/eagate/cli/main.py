@@ -5,7 +5,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from eagate.cli.clients import app as clients_app
 from eagate.cli.device import app as device_app
+from eagate.cli.devices import app as devices_app
+from eagate.cli.keys import app as keys_app
+from eagate.cli.signals import app as signals_app
 from eagate.keys import KeyConfigurationError, load_server_keys
 from eagate.logs import configure_logging
 from eagate.migrations_runner import upgrade_to_head
@@ -18,6 +22,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(device_app, name="device")
+app.add_typer(clients_app, name="clients")
+app.add_typer(devices_app, name="devices")
+app.add_typer(keys_app, name="keys")
+app.add_typer(signals_app, name="signals")
 err = Console(stderr=True)
 
 

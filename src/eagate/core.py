@@ -1,0 +1,38 @@
+"""What every entry point builds first from the settings: keys, database, secret box.
+
+The server (``app.build_state``) and the operator commands (``eagate clients|devices|keys``)
+both start here, so they resolve keys and reach the database in exactly the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eagate.accounts.security import Passwords
+from eagate.db import Database
+from eagate.devices.secrets import SecretBox
+from eagate.keys import ServerKeys, load_server_keys
+from eagate.settings import Settings
+
+
+@dataclass(frozen=True, repr=False)
+class Core:
+    settings: Settings
+    keys: ServerKeys
+    database: Database
+    secret_box: SecretBox
+
+
+def build_core(settings: Settings) -> Core:
+    """Resolve the keys (KeyConfigurationError if unusable), then the database and secret box."""
+    keys = load_server_keys(settings)
+    return Core(
+        settings=settings,
+        keys=keys,
+        database=Database(settings.resolved_database_url),
+        secret_box=SecretBox(keys.master_key, keys.previous_master_keys),
+    )
+
+
+def build_passwords(settings: Settings) -> Passwords:
+    return Passwords(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib)

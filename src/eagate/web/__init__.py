@@ -1,0 +1,1 @@
+"""The owner dashboard: server-rendered pages under /ui."""

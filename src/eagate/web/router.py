@@ -1,0 +1,861 @@
+"""The owner dashboard: sign-in, devices, signals and the audit log, rendered on the server.
+
+Routes call the domain services directly, in the request's one transaction. A service call
+that can fail with a domain error runs in a savepoint, so the form can be shown again with
+the message while nothing of the failed attempt is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from eagate.accounts import service as accounts_service
+from eagate.accounts.errors import InvalidCredentials
+from eagate.accounts.schemas import SignupRequest
+from eagate.accounts.security import issue_access_token
+from eagate.audit import service as audit_service
+from eagate.devices import service as devices_service
+from eagate.devices.errors import DeviceNotFound
+from eagate.devices.models import Device
+from eagate.devices.schemas import DeviceCreate, DeviceRename, DeviceRevoke
+from eagate.errors import ProblemError
+from eagate.pagination import PageRequest, encode_cursor, page_request
+from eagate.requests import client_ip, owner_actor
+from eagate.signals import service as signals_service
+from eagate.signals.errors import IdempotencyKeyReused
+from eagate.signals.schemas import SignalCreate
+from eagate.state import AppState, SessionDep, StateDep
+from eagate.throttle import Throttle
+from eagate.web.dependencies import (
+    MaybeSignedIn,
+    SignedIn,
+    SignedInForm,
+    Viewer,
+    Visitor,
+    VisitorForm,
+    VisitorPage,
+    end_session,
+    own_origin,
+    safe_next,
+    start_session,
+)
+from eagate.web.presenters import (
+    DeviceView,
+    device_view,
+    elapsed_ms,
+    span_text,
+    validation_messages,
+)
+from eagate.web.rendering import UI_PREFIX, WebRoute, error_page, render
+
+router = APIRouter(include_in_schema=False)
+pages = APIRouter(prefix=UI_PREFIX, route_class=WebRoute)
+
+PageParams = Annotated[PageRequest, Depends(page_request)]
+
+# Fixed texts for `?notice=`: a redirect says what happened without echoing any input.
+NOTICES = {
+    "signed_out": "You are signed out.",
+    "renamed": "Device renamed.",
+    "revoked": "Device revoked. Its next request will be refused.",
+    "signal_sent": "Test signal sent. Its deliveries update below as devices poll and ack.",
+}
+_FORM_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_ALL_DEVICES = "all"
+
+
+def _notice(code: str | None) -> str | None:
+    return NOTICES.get(code or "")
+
+
+def _redirect(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+def _problem_page(request: Request, error: ProblemError) -> Response:
+    return error_page(request, status_code=error.status, title=error.title, detail=error.detail)
+
+
+def _next_cursor(next_after: uuid.UUID | None) -> str | None:
+    return encode_cursor(next_after) if next_after else None
+
+
+async def _device_views(
+    session: AsyncSession, state: AppState, owner_id: uuid.UUID, page: PageRequest, *, all_: bool
+) -> tuple[list[DeviceView], str | None]:
+    result = await devices_service.list_devices(
+        session, client_id=owner_id, page=page, include_revoked=all_
+    )
+    now = state.clock.now()
+    views = [
+        device_view(device, now=now, next_poll_seconds=state.settings.next_poll_seconds)
+        for device in result.items
+    ]
+    return views, _next_cursor(result.next_after)
+
+
+async def _all_devices(session: AsyncSession, owner_id: uuid.UUID) -> list[Device]:
+    """Every device of the owner's, revoked ones included, oldest first."""
+    devices: list[Device] = []
+    after: uuid.UUID | None = None
+    while True:
+        result = await devices_service.list_devices(
+            session,
+            client_id=owner_id,
+            page=PageRequest(limit=200, after=after),
+            include_revoked=True,
+        )
+        devices.extend(result.items)
+        if result.next_after is None:
+            return devices
+        after = result.next_after
+
+
+async def _device_names(session: AsyncSession, owner_id: uuid.UUID) -> dict[uuid.UUID, str]:
+    return {device.id: device.device_name for device in await _all_devices(session, owner_id)}
+
+
+# --- entry ---------------------------------------------------------------------------------
+
+
+@router.get("/")
+async def root() -> RedirectResponse:
+    """The dashboard is the server's home page."""
+    return RedirectResponse(UI_PREFIX, status_code=307)
+
+
+# --- sign-in, sign-up, sign-out --------------------------------------------------------------
+
+
+def _too_many_attempts(retry_after: int) -> str:
+    return f"Too many failed attempts: try again in {span_text(retry_after)}."
+
+
+def _sign_in_page(
+    request: Request,
+    visitor: Visitor,
+    *,
+    email: str = "",
+    next_url: str = "",
+    error: str | None = None,
+    notice: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    response = render(
+        request,
+        "signin.html",
+        {
+            "csrf_token": visitor.csrf_token,
+            "email": email,
+            "next_url": next_url,
+            "errors": [error] if error else [],
+            "notice": notice,
+        },
+        status_code=status_code,
+    )
+    return visitor.keep_cookie(request, response)
+
+
+@pages.get("/signin")
+async def sign_in_page(
+    request: Request,
+    viewer: MaybeSignedIn,
+    visitor: VisitorPage,
+    next_url: Annotated[str, Query(alias="next", max_length=2048)] = "",
+    notice: Annotated[str | None, Query()] = None,
+) -> Response:
+    """The sign-in form (signed-in owners go straight to the dashboard)."""
+    if viewer is not None:
+        return _redirect(safe_next(next_url))
+    return _sign_in_page(request, visitor, next_url=next_url, notice=_notice(notice))
+
+
+@pages.post("/signin")
+async def sign_in(
+    request: Request,
+    visitor: VisitorForm,
+    session: SessionDep,
+    state: StateDep,
+    email: Annotated[str, Form(max_length=320)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    next_url: Annotated[str, Form(alias="next", max_length=2048)] = "",
+) -> Response:
+    """Check email and password, then start a session."""
+
+    def form_again(error: str, status_code: int, retry_after: int | None = None) -> Response:
+        response = _sign_in_page(
+            request, visitor, email=email, next_url=next_url, error=error, status_code=status_code
+        )
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
+
+    # The same brute-force throttle as the API's token endpoint: per IP and per email.
+    normalized_email, ip = email.strip().lower(), client_ip(request)
+    retry_after = state.throttle.retry_after(*Throttle.sign_in_keys(ip, normalized_email))
+    if retry_after is not None:
+        return form_again(_too_many_attempts(retry_after), 429, retry_after)
+    try:
+        owner = await accounts_service.authenticate(
+            session, email=normalized_email, password=password, passwords=state.passwords
+        )
+    except InvalidCredentials as error:
+        retry_after = await state.throttle.sign_in_failed(ip, normalized_email)
+        if retry_after is not None:
+            return form_again(_too_many_attempts(retry_after), 429, retry_after)
+        return form_again(error.title, 400)
+    token = issue_access_token(
+        client_id=owner.id,
+        key=state.keys.jwt_secret,
+        now=state.clock.now(),
+        ttl_seconds=state.settings.access_token_ttl_seconds,
+    )
+    response = _redirect(safe_next(next_url))
+    start_session(request, response, token=token.token, max_age=token.expires_in)
+    return response
+
+
+def _sign_up_page(
+    request: Request,
+    visitor: Visitor,
+    *,
+    email: str = "",
+    errors: list[str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    response = render(
+        request,
+        "signup.html",
+        {"csrf_token": visitor.csrf_token, "email": email, "errors": errors or []},
+        status_code=status_code,
+    )
+    return visitor.keep_cookie(request, response)
+
+
+@pages.get("/signup")
+async def sign_up_page(request: Request, viewer: MaybeSignedIn, visitor: VisitorPage) -> Response:
+    """The sign-up form (signed-in owners go straight to the dashboard)."""
+    if viewer is not None:
+        return _redirect(UI_PREFIX)
+    return _sign_up_page(request, visitor)
+
+
+@pages.post("/signup")
+async def sign_up(
+    request: Request,
+    visitor: VisitorForm,
+    session: SessionDep,
+    state: StateDep,
+    email: Annotated[str, Form(max_length=1024)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    password_again: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    """Create an owner account and sign it in."""
+    try:
+        signup = SignupRequest(email=email, password=password)
+    except ValidationError as error:
+        messages = validation_messages(error, {"email": "Email", "password": "Password"})
+        return _sign_up_page(request, visitor, email=email, errors=messages, status_code=422)
+    if not secrets.compare_digest(password.encode(), password_again.encode()):
+        return _sign_up_page(
+            request,
+            visitor,
+            email=email,
+            errors=["Password: the two passwords differ"],
+            status_code=422,
+        )
+    try:
+        async with session.begin_nested():
+            owner = await accounts_service.sign_up(
+                session,
+                email=signup.email,
+                password=signup.password,
+                passwords=state.passwords,
+                now=state.clock.now(),
+            )
+    except ProblemError as error:
+        return _sign_up_page(
+            request, visitor, email=email, errors=[error.title], status_code=error.status
+        )
+    token = issue_access_token(
+        client_id=owner.id,
+        key=state.keys.jwt_secret,
+        now=state.clock.now(),
+        ttl_seconds=state.settings.access_token_ttl_seconds,
+    )
+    response = _redirect(UI_PREFIX)
+    start_session(request, response, token=token.token, max_age=token.expires_in)
+    return response
+
+
+@pages.post("/signout")
+async def sign_out(request: Request, viewer: SignedInForm) -> Response:
+    """End the session: the browser forgets the cookie."""
+    response = _redirect(f"{UI_PREFIX}/signin?notice=signed_out")
+    end_session(request, response)
+    return response
+
+
+# --- devices ---------------------------------------------------------------------------------
+
+
+def _devices_context(
+    request: Request,
+    views: list[DeviceView],
+    next_cursor: str | None,
+    show_all: bool,
+    state: AppState,
+) -> dict[str, Any]:
+    query = request.url.query
+    return {
+        "table_url": f"{UI_PREFIX}/devices/table" + (f"?{query}" if query else ""),
+        "devices": views,
+        "next_cursor": next_cursor,
+        "show_all": show_all,
+        "now": state.clock.now(),
+        "counts": {
+            status: sum(1 for view in views if view.status == status)
+            for status in ("online", "late", "offline", "revoked")
+        },
+    }
+
+
+@pages.get("")
+async def devices_page(
+    request: Request,
+    viewer: SignedIn,
+    session: SessionDep,
+    state: StateDep,
+    page: PageParams,
+    show: Annotated[str, Query(max_length=16)] = "active",
+    notice: Annotated[str | None, Query()] = None,
+) -> Response:
+    """The owner's devices and how each is doing."""
+    show_all = show == "all"
+    views, next_cursor = await _device_views(session, state, viewer.owner.id, page, all_=show_all)
+    context = _devices_context(request, views, next_cursor, show_all, state)
+    return render(
+        request,
+        "devices.html",
+        {**context, "viewer": viewer, "section": "devices", "notice": _notice(notice)},
+    )
+
+
+@pages.get("/devices/table")
+async def devices_table(
+    request: Request,
+    viewer: SignedIn,
+    session: SessionDep,
+    state: StateDep,
+    page: PageParams,
+    show: Annotated[str, Query(max_length=16)] = "active",
+) -> Response:
+    """The devices table alone, refreshed in place every few seconds."""
+    show_all = show == "all"
+    views, next_cursor = await _device_views(session, state, viewer.owner.id, page, all_=show_all)
+    return render(
+        request,
+        "_devices_table.html",
+        {**_devices_context(request, views, next_cursor, show_all, state), "viewer": viewer},
+    )
+
+
+@pages.get("/devices/new")
+async def register_device_page(request: Request, viewer: SignedIn) -> Response:
+    """The form to register a device."""
+    return render(
+        request,
+        "register.html",
+        {"viewer": viewer, "section": "devices", "device_name": "", "errors": []},
+    )
+
+
+def _secret_page(
+    request: Request,
+    viewer: Viewer,
+    state: AppState,
+    result: devices_service.DeviceWithNewSecret,
+    *,
+    rotated: bool,
+) -> Response:
+    return render(
+        request,
+        "secret.html",
+        {
+            "viewer": viewer,
+            "section": "devices",
+            "device": result.device,
+            "secret": result.secret,
+            "rotated": rotated,
+            "origin": own_origin(request),
+            "grace_seconds": state.settings.secret_grace_seconds,
+        },
+        status_code=201 if not rotated else 200,
+        no_store=True,
+    )
+
+
+@pages.post("/devices")
+async def register_device(
+    request: Request,
+    viewer: SignedInForm,
+    session: SessionDep,
+    state: StateDep,
+    device_name: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    """Register a device and show its secret, this once."""
+
+    def form_again(errors: list[str], status_code: int) -> Response:
+        context = {"viewer": viewer, "section": "devices", "device_name": device_name}
+        return render(
+            request, "register.html", {**context, "errors": errors}, status_code=status_code
+        )
+
+    try:
+        body = DeviceCreate(device_name=device_name)
+    except ValidationError as error:
+        return form_again(validation_messages(error, {"device_name": "Name"}), 422)
+    try:
+        async with session.begin_nested():
+            result = await devices_service.register(
+                session,
+                client_id=viewer.owner.id,
+                device_name=body.device_name,
+                secret_box=state.secret_box,
+                actor=owner_actor(request, viewer.owner.id),
+                now=state.clock.now(),
+            )
+    except ProblemError as error:
+        return form_again([error.title], error.status)
+    return _secret_page(request, viewer, state, result, rotated=False)
+
+
+async def _device_page(
+    request: Request,
+    viewer: Viewer,
+    session: AsyncSession,
+    state: AppState,
+    device_id: uuid.UUID,
+    *,
+    rename_to: str | None = None,
+    rename_errors: list[str] | None = None,
+    notice: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    device = await devices_service.get_device(
+        session, client_id=viewer.owner.id, device_id=device_id
+    )
+    now = state.clock.now()
+    stats = await signals_service.device_stats(
+        session, client_id=viewer.owner.id, device_id=device_id, window=1000, now=now
+    )
+    return render(
+        request,
+        "device.html",
+        {
+            "viewer": viewer,
+            "section": "devices",
+            "view": device_view(
+                device, now=now, next_poll_seconds=state.settings.next_poll_seconds
+            ),
+            "stats": stats,
+            "now": now,
+            "rename_to": device.device_name if rename_to is None else rename_to,
+            "rename_errors": rename_errors or [],
+            "notice": notice,
+        },
+        status_code=status_code,
+    )
+
+
+@pages.get("/devices/{device_id}")
+async def device_page(
+    request: Request,
+    device_id: uuid.UUID,
+    viewer: SignedIn,
+    session: SessionDep,
+    state: StateDep,
+    notice: Annotated[str | None, Query()] = None,
+) -> Response:
+    """One device: activity, delivery latency, and what can be done with it."""
+    return await _device_page(request, viewer, session, state, device_id, notice=_notice(notice))
+
+
+@pages.get("/devices/{device_id}/activity")
+async def device_activity(
+    request: Request, device_id: uuid.UUID, viewer: SignedIn, session: SessionDep, state: StateDep
+) -> Response:
+    """A device's status and last activity alone, refreshed in place."""
+    device = await devices_service.get_device(
+        session, client_id=viewer.owner.id, device_id=device_id
+    )
+    now = state.clock.now()
+    view = device_view(device, now=now, next_poll_seconds=state.settings.next_poll_seconds)
+    return render(request, "_device_activity.html", {"view": view, "now": now})
+
+
+@pages.post("/devices/{device_id}/rename")
+async def rename_device(
+    request: Request,
+    device_id: uuid.UUID,
+    viewer: SignedInForm,
+    session: SessionDep,
+    state: StateDep,
+    device_name: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    """Rename a device."""
+    try:
+        body = DeviceRename(device_name=device_name)
+    except ValidationError as error:
+        return await _device_page(
+            request,
+            viewer,
+            session,
+            state,
+            device_id,
+            rename_to=device_name,
+            rename_errors=validation_messages(error, {"device_name": "Name"}),
+            status_code=422,
+        )
+    try:
+        async with session.begin_nested():
+            await devices_service.rename(
+                session,
+                client_id=viewer.owner.id,
+                device_id=device_id,
+                device_name=body.device_name,
+                actor=owner_actor(request, viewer.owner.id),
+                now=state.clock.now(),
+            )
+    except DeviceNotFound as error:
+        return _problem_page(request, error)
+    except ProblemError as error:
+        return await _device_page(
+            request,
+            viewer,
+            session,
+            state,
+            device_id,
+            rename_to=device_name,
+            rename_errors=[error.title],
+            status_code=error.status,
+        )
+    return _redirect(f"{UI_PREFIX}/devices/{device_id}?notice=renamed")
+
+
+async def _confirm_page(
+    request: Request,
+    viewer: Viewer,
+    session: AsyncSession,
+    template: str,
+    device_id: uuid.UUID,
+    *,
+    state: AppState,
+    reason: str = "",
+    errors: list[str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    device = await devices_service.get_device(
+        session, client_id=viewer.owner.id, device_id=device_id
+    )
+    return render(
+        request,
+        template,
+        {
+            "viewer": viewer,
+            "section": "devices",
+            "device": device,
+            "reason": reason,
+            "errors": errors or [],
+            "grace_seconds": state.settings.secret_grace_seconds,
+        },
+        status_code=status_code,
+    )
+
+
+@pages.get("/devices/{device_id}/revoke")
+async def revoke_device_page(
+    request: Request, device_id: uuid.UUID, viewer: SignedIn, session: SessionDep, state: StateDep
+) -> Response:
+    """Ask for a reason and a confirmation before revoking a device."""
+    return await _confirm_page(request, viewer, session, "revoke.html", device_id, state=state)
+
+
+@pages.post("/devices/{device_id}/revoke")
+async def revoke_device(
+    request: Request,
+    device_id: uuid.UUID,
+    viewer: SignedInForm,
+    session: SessionDep,
+    state: StateDep,
+    reason: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    """Revoke a device for good."""
+    try:
+        body = DeviceRevoke(reason=reason.strip() or None)
+    except ValidationError as error:
+        return await _confirm_page(
+            request,
+            viewer,
+            session,
+            "revoke.html",
+            device_id,
+            state=state,
+            reason=reason,
+            errors=validation_messages(error, {"reason": "Reason"}),
+            status_code=422,
+        )
+    try:
+        async with session.begin_nested():
+            await devices_service.revoke(
+                session,
+                client_id=viewer.owner.id,
+                device_id=device_id,
+                reason=body.reason,
+                actor=owner_actor(request, viewer.owner.id),
+                now=state.clock.now(),
+            )
+    except ProblemError as error:
+        return _problem_page(request, error)
+    return _redirect(f"{UI_PREFIX}/devices/{device_id}?notice=revoked")
+
+
+@pages.get("/devices/{device_id}/rotate")
+async def rotate_secret_page(
+    request: Request, device_id: uuid.UUID, viewer: SignedIn, session: SessionDep, state: StateDep
+) -> Response:
+    """Explain what rotating a secret does, and ask for a confirmation."""
+    return await _confirm_page(request, viewer, session, "rotate.html", device_id, state=state)
+
+
+@pages.post("/devices/{device_id}/rotate")
+async def rotate_secret(
+    request: Request,
+    device_id: uuid.UUID,
+    viewer: SignedInForm,
+    session: SessionDep,
+    state: StateDep,
+) -> Response:
+    """Issue a new secret for a device and show it, this once."""
+    try:
+        async with session.begin_nested():
+            result = await devices_service.rotate_secret(
+                session,
+                client_id=viewer.owner.id,
+                device_id=device_id,
+                secret_box=state.secret_box,
+                grace_seconds=state.settings.secret_grace_seconds,
+                actor=owner_actor(request, viewer.owner.id),
+                now=state.clock.now(),
+            )
+    except DeviceNotFound as error:
+        return _problem_page(request, error)
+    except ProblemError as error:
+        return await _confirm_page(
+            request,
+            viewer,
+            session,
+            "rotate.html",
+            device_id,
+            state=state,
+            errors=[error.detail],
+            status_code=error.status,
+        )
+    return _secret_page(request, viewer, state, result, rotated=True)
+
+
+# --- signals ---------------------------------------------------------------------------------
+
+
+async def _signals_context(
+    session: AsyncSession, state: AppState, owner_id: uuid.UUID, page: PageRequest
+) -> dict[str, Any]:
+    now = state.clock.now()
+    result = await signals_service.list_signals(session, client_id=owner_id, page=page, now=now)
+    return {
+        "signals": result.items,
+        "next_cursor": _next_cursor(result.next_after),
+        "first_page": page.after is None,
+        "device_names": await _device_names(session, owner_id),
+        "elapsed_ms": elapsed_ms,
+        "now": now,
+    }
+
+
+@pages.get("/signals")
+async def signals_page(
+    request: Request,
+    viewer: SignedIn,
+    session: SessionDep,
+    state: StateDep,
+    page: PageParams,
+    notice: Annotated[str | None, Query()] = None,
+) -> Response:
+    """Signals sent, newest first, with what became of each delivery."""
+    context = await _signals_context(session, state, viewer.owner.id, page)
+    return render(
+        request,
+        "signals.html",
+        {**context, "viewer": viewer, "section": "signals", "notice": _notice(notice)},
+    )
+
+
+@pages.get("/signals/table")
+async def signals_table(
+    request: Request, viewer: SignedIn, session: SessionDep, state: StateDep, page: PageParams
+) -> Response:
+    """The newest signals alone, refreshed in place every few seconds."""
+    context = await _signals_context(session, state, viewer.owner.id, page)
+    return render(request, "_signals_table.html", {**context, "viewer": viewer})
+
+
+async def _signal_form(
+    request: Request,
+    viewer: Viewer,
+    session: AsyncSession,
+    *,
+    values: dict[str, str],
+    errors: list[str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    devices = await devices_service.list_devices(
+        session,
+        client_id=viewer.owner.id,
+        page=PageRequest(limit=200, after=None),
+        include_revoked=False,
+    )
+    return render(
+        request,
+        "send_signal.html",
+        {
+            "viewer": viewer,
+            "section": "signals",
+            "devices": devices.items,
+            "values": values,
+            # A fresh key per form shown: sending the same form twice sends one signal.
+            "form_key": secrets.token_urlsafe(18),
+            "errors": errors or [],
+        },
+        status_code=status_code,
+    )
+
+
+@pages.get("/signals/new")
+async def send_signal_page(
+    request: Request,
+    viewer: SignedIn,
+    session: SessionDep,
+    device_id: Annotated[str, Query(max_length=64)] = _ALL_DEVICES,
+) -> Response:
+    """The form to send a test signal to one device or to all."""
+    values = {"instrument": "EURUSD", "side": "buy", "volume": "0.01", "target": device_id}
+    return await _signal_form(request, viewer, session, values=values)
+
+
+@pages.post("/signals")
+async def send_signal(
+    request: Request,
+    viewer: SignedInForm,
+    session: SessionDep,
+    state: StateDep,
+    instrument: Annotated[str, Form(max_length=1024)] = "",
+    side: Annotated[str, Form(max_length=16)] = "",
+    volume: Annotated[str, Form(max_length=64)] = "",
+    target: Annotated[str, Form(max_length=64)] = _ALL_DEVICES,
+    form_key: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    """Send a test signal (a real signal: the EA acts on it like on any other)."""
+    values = {"instrument": instrument, "side": side, "volume": volume, "target": target}
+    try:
+        body = SignalCreate.model_validate(
+            {
+                "instrument": instrument.strip(),
+                "side": side,
+                "volume": volume.strip(),
+                "comment": "eagate dashboard test",
+                "device_ids": None if target == _ALL_DEVICES else [target],
+            }
+        )
+    except ValidationError as error:
+        labels = {
+            "instrument": "Instrument",
+            "side": "Side",
+            "volume": "Volume",
+            "device_ids.0": "Send to",
+        }
+        return await _signal_form(
+            request,
+            viewer,
+            session,
+            values=values,
+            errors=validation_messages(error, labels),
+            status_code=422,
+        )
+    idempotency_key = f"dashboard-{form_key}" if _FORM_KEY.match(form_key) else None
+    try:
+        async with session.begin_nested():
+            created = await signals_service.create_signal(
+                session,
+                client_id=viewer.owner.id,
+                request=body,
+                idempotency_key=idempotency_key,
+                fingerprint=signals_service.request_fingerprint(body.model_dump_json().encode()),
+                wake=state.coordination.wake,
+                actor=owner_actor(request, viewer.owner.id),
+                now=state.clock.now(),
+            )
+    except IdempotencyKeyReused:
+        message = "This form was already used to send another signal: check it, then send again."
+        return await _signal_form(
+            request, viewer, session, values=values, errors=[message], status_code=409
+        )
+    except ProblemError as error:
+        return await _signal_form(
+            request, viewer, session, values=values, errors=[error.detail], status_code=error.status
+        )
+    signal_id = json.loads(created.body)["id"]
+    return _redirect(f"{UI_PREFIX}/signals?notice=signal_sent#signal-{signal_id}")
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+@pages.get("/audit")
+async def audit_page(
+    request: Request,
+    viewer: SignedIn,
+    session: SessionDep,
+    state: StateDep,
+    page: PageParams,
+    device_id: Annotated[uuid.UUID | None, Query()] = None,
+) -> Response:
+    """The owner's audit trail, newest first."""
+    result = await audit_service.list_events(
+        session, client_id=viewer.owner.id, page=page, device_id=device_id
+    )
+    return render(
+        request,
+        "audit.html",
+        {
+            "viewer": viewer,
+            "section": "audit",
+            "events": result.items,
+            "next_cursor": _next_cursor(result.next_after),
+            "device_id": device_id,
+            "device_names": await _device_names(session, viewer.owner.id),
+            "own_actor": f"client:{viewer.owner.id}",
+            "now": state.clock.now(),
+        },
+    )
+
+
+router.include_router(pages)
