@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 
 import httpx
@@ -173,3 +174,20 @@ async def test_a_request_signed_before_a_restart_cannot_be_replayed_after_it(
     body = assert_problem(replayed, 401, "timestamp_out_of_window")
     assert body["server_time"] == int(clock.time())
     assert fresh.status_code == 200
+
+
+async def test_a_secret_under_an_unknown_master_key_is_a_503_not_a_crash(
+    app_client: AppClientFactory,
+) -> None:
+    old_key, new_key = base64.b64encode(b"o" * 32).decode(), base64.b64encode(b"n" * 32).decode()
+    async with app_client(master_key=old_key) as client:
+        owner = await new_owner(client)
+        device = await register_device(client, owner)
+    # The operator forgot EAGATE_PREVIOUS_MASTER_KEYS when deploying the new key.
+    async with app_client(master_key=new_key) as client:
+        refused = await signed_request(client, device, "GET", "/api/v1/device/me")
+    body = assert_problem(refused, 503, "device_key_unavailable")
+    assert refused.headers["retry-after"]
+    assert body["server_time"] > 0
+    async with app_client(master_key=new_key, previous_master_keys=old_key) as client:
+        assert (await signed_request(client, device, "GET", "/api/v1/device/me")).status_code == 200

@@ -27,12 +27,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from eagate.accounts import service as accounts
 from eagate.accounts.models import Client
 from eagate.accounts.schemas import Email
+from eagate.clock import Clock
+from eagate.coordination import RedisCoordination
 from eagate.core import Core, build_core
+from eagate.device_api.credentials import CredentialCache
+from eagate.devices import changes as device_changes
 from eagate.errors import ProblemError
 from eagate.keys import KeyConfigurationError
 from eagate.logs import configure_logging
 from eagate.migrations_runner import head_revision
 from eagate.settings import Settings
+from eagate.signals.delivery import DeliveryHub
 
 T = TypeVar("T")
 
@@ -87,10 +92,26 @@ def run(work: Callable[[Core], Awaitable[T]], core: Core | None = None) -> T:
     core = core or load_core()
 
     async def main() -> T:
+        # With Redis, tell running servers of credential changes at once (the database
+        # outbox would reach them within a second anyway).
+        shared = (
+            RedisCoordination(
+                core.settings.redis_url,
+                CredentialCache(core.database, core.secret_box, Clock()),
+                DeliveryHub(),
+            )
+            if core.settings.redis_url
+            else None
+        )
+        if shared is not None:
+            device_changes.subscribe(shared.devices_changed)
         try:
             await _require_schema_at_head(core)
             return await work(core)
         finally:
+            if shared is not None:
+                device_changes.unsubscribe(shared.devices_changed)
+                await shared.aclose()
             await core.database.dispose()
 
     try:

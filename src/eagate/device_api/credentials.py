@@ -15,13 +15,15 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, select
 
 from eagate.clock import Clock
 from eagate.db import Database
+from eagate.device_api.errors import DeviceKeyUnavailable
 from eagate.devices.models import Device, DeviceAuthChange
-from eagate.devices.secrets import SealedSecret, SecretBox
+from eagate.devices.secrets import InvalidTag, SealedSecret, SecretBox, UnknownMasterKey
 from eagate.signing import keyed_mac
 
 log = logging.getLogger("eagate.device_api")
@@ -151,6 +153,23 @@ class CredentialCache:
             ).one_or_none()
         if row is None:
             return None
+        try:
+            return self._unseal(device_id, row, token)
+        except (UnknownMasterKey, InvalidTag) as exc:
+            # The operator has not given this process the key the secret is under (or the
+            # row was tampered with): refuse the device's requests, say why in the log.
+            log.error(
+                "cannot decrypt the secret of device %s (%s): check EAGATE_MASTER_KEY and "
+                "EAGATE_PREVIOUS_MASTER_KEYS",
+                device_id,
+                type(exc).__name__,
+            )
+            raise DeviceKeyUnavailable(
+                "this device's key cannot be read by this server; retry later",
+                headers={"Retry-After": "30"},
+            ) from None
+
+    def _unseal(self, device_id: uuid.UUID, row: Any, token: str | None) -> DeviceCredentials:
         key = self._secret_box.open(
             device_id=device_id, sealed=SealedSecret(row.secret_key_id, row.secret_ciphertext)
         )

@@ -38,3 +38,7 @@ class DeviceRevokedAuth(DeviceAuthError):
 
 class ReplayCacheUnavailable(ProblemError):
     status, code, title = 503, "replay_cache_unavailable", "Device requests are paused"
+
+
+class DeviceKeyUnavailable(ProblemError):
+    status, code, title = 503, "device_key_unavailable", "The device's key cannot be read"
