@@ -168,3 +168,58 @@ async def test_revoking_a_device_cancels_its_pending_deliveries(client: httpx.As
     await client.post(f"/api/v1/devices/{device['id']}/revoke", headers=owner.headers)
     seen = (await client.get(f"/api/v1/signals/{signal['id']}", headers=owner.headers)).json()
     assert seen["deliveries"][0]["status"] == "cancelled"
+
+
+async def test_numbers_are_exact_json_numbers(client: httpx.AsyncClient) -> None:
+    owner = await new_owner(client)
+    await register_device(client, owner)
+
+    async def post(body: str) -> httpx.Response:
+        return await client.post(
+            "/api/v1/signals",
+            content=body,
+            headers={**owner.headers, "Content-Type": "application/json"},
+        )
+
+    too_precise = await post(
+        '{"instrument": "EURUSD", "side": "buy", "volume": 0.10000000000000001}'
+    )
+    assert_problem(too_precise, 422, "validation_error")
+    assert too_precise.json()["errors"][0]["field"] == "body.volume"
+    as_string = await post('{"instrument": "EURUSD", "side": "buy", "volume": "0.1"}')
+    assert_problem(as_string, 422, "validation_error")
+    exact = await post('{"instrument": "EURUSD", "side": "buy", "volume": 0.1, "price": 1.23456}')
+    assert exact.status_code == 201
+    assert '"volume":0.1' in exact.text.replace(" ", "")
+    assert '"price":1.23456' in exact.text.replace(" ", "")
+
+
+async def test_equal_numbers_are_the_same_idempotent_body(client: httpx.AsyncClient) -> None:
+    owner = await new_owner(client)
+    await register_device(client, owner)
+    headers = {**owner.headers, "Content-Type": "application/json", "Idempotency-Key": "k-1.0"}
+    first = await client.post(
+        "/api/v1/signals",
+        content='{"instrument":"EURUSD","side":"buy","volume":1}',
+        headers=headers,
+    )
+    again = await client.post(
+        "/api/v1/signals",
+        content='{"side":"buy","volume":1.0,"instrument":"EURUSD"}',
+        headers=headers,
+    )
+    assert first.status_code == again.status_code == 201
+    assert first.json()["id"] == again.json()["id"]
+
+
+async def test_cancelling_after_expiry_keeps_expired(app_client: AppClientFactory) -> None:
+    clock = FrozenClock()
+    async with app_client(clock=clock) as client:
+        owner = await new_owner(client)
+        await register_device(client, owner)
+        signal = await send_signal(client, owner, expires_in_seconds=60)
+        clock.advance(61)
+        cancelled = await client.post(
+            f"/api/v1/signals/{signal['id']}/cancel", headers=owner.headers
+        )
+    assert [d["status"] for d in cancelled.json()["deliveries"]] == ["expired"]

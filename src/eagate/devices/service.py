@@ -161,7 +161,7 @@ async def revoke(
     device.previous_secret_ciphertext = None
     device.previous_secret_key_id = None
     device.previous_secret_expires_at = None
-    await cancel_open_deliveries(session, device_id=device.id)
+    await cancel_open_deliveries(session, device_id=device.id, now=now)
     await session.flush()
     record_auth_change(session, [device.id], at=now)
     audit.record(

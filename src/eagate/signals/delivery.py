@@ -242,10 +242,18 @@ async def record_ack(
 
 
 async def cancel_open_deliveries(
-    session: AsyncSession, *, signal_id: uuid.UUID | None = None, device_id: uuid.UUID | None = None
+    session: AsyncSession,
+    *,
+    now: datetime,
+    signal_id: uuid.UUID | None = None,
+    device_id: uuid.UUID | None = None,
 ) -> None:
-    """Deliveries not yet acknowledged (pending or delivered) become cancelled."""
-    conditions: list[ColumnElement[bool]] = [Delivery.status.in_(OPEN_STATUSES)]
+    """Deliveries not yet acknowledged (pending or delivered) become cancelled; those that
+    have already expired stay expired (they ended before the cancellation)."""
+    conditions: list[ColumnElement[bool]] = [
+        Delivery.status.in_(OPEN_STATUSES),
+        Delivery.expires_at > now,
+    ]
     if signal_id is not None:
         conditions.append(Delivery.signal_id == signal_id)
     if device_id is not None:

@@ -4,6 +4,8 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from eagate.accounts.dependencies import CurrentOwner
 from eagate.api import API_PREFIX
@@ -11,7 +13,7 @@ from eagate.openapi import problem_responses
 from eagate.pagination import PageRequest, page_request, set_next_link
 from eagate.requests import owner_actor
 from eagate.signals import service
-from eagate.signals.schemas import DeviceStats, SignalCreate, SignalOut
+from eagate.signals.schemas import DeviceStats, SignalCreate, SignalOut, parse_exact_json
 from eagate.state import SessionDep, StateDep
 
 router = APIRouter(prefix=f"{API_PREFIX}/signals", tags=["signals"])
@@ -44,12 +46,21 @@ async def create_signal(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Send a trading signal to the listed devices, or to every active device."""
+    # FastAPI parsed numbers as binary floats; validate again from the exact text, so that
+    # a number with more digits than we store is refused rather than rounded.
+    parsed = parse_exact_json(await request.body())
+    try:
+        body = SignalCreate.model_validate(parsed)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        ) from None
     created = await service.create_signal(
         session,
         client_id=owner.id,
         request=body,
         idempotency_key=idempotency_key,
-        fingerprint=service.request_fingerprint(await request.body()),
+        fingerprint=service.request_fingerprint(parsed),
         wake=state.coordination.wake,
         actor=owner_actor(request, owner.id),
         now=state.clock.now(),

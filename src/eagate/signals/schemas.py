@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -16,10 +18,20 @@ from pydantic import (
 
 from eagate.text import multi_line, single_line
 
+
+def _json_number(value: object) -> object:
+    # SPEC: numbers are JSON numbers; "0.1" (a string) or true are not.
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("must be a JSON number")
+    return value
+
+
 # JSON numbers in and out, kept exact: at most 15 significant digits, so the shortest float
-# representation used on output is the very number that came in (0.1 stays 0.1).
+# representation used on output is the very number that came in (0.1 stays 0.1). Bodies are
+# parsed with Decimal (``parse_exact_json``), so 0.10000000000000001 is refused, not rounded.
 Number = Annotated[
     Decimal,
+    BeforeValidator(_json_number),
     Field(gt=0, max_digits=15, decimal_places=8, allow_inf_nan=False),
     PlainSerializer(float, return_type=float, when_used="json"),
 ]
@@ -120,3 +132,8 @@ class DeviceStats(BaseModel):
     created_to_delivered: LatencySummary
     delivered_to_acked: LatencySummary
     created_to_acked: LatencySummary
+
+
+def parse_exact_json(raw: bytes) -> Any:
+    """A JSON body with every number as a Decimal, exactly as written."""
+    return json.loads(raw, parse_float=Decimal, parse_int=Decimal)

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,10 +36,16 @@ from eagate.signals.schemas import (
 IDEMPOTENCY_TTL = timedelta(hours=24)
 
 
-def request_fingerprint(raw_body: bytes) -> str:
-    """Hash of the body as parsed JSON: key order and whitespace do not matter."""
-    parsed = json.loads(raw_body)
-    canonical = json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def request_fingerprint(parsed_body: Any) -> str:
+    """Hash of the body as parsed JSON (``parse_exact_json``): key order, whitespace and the
+    spelling of equal numbers (1, 1.0, 1e0) do not matter."""
+    canonical = json.dumps(
+        parsed_body,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=lambda number: {"$number": str(number.normalize())},
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -275,7 +282,7 @@ async def cancel_signal(
     signal = await _owned_signal(session, client_id, signal_id)
     if signal.cancelled_at is None:
         signal.cancelled_at = now
-        await cancel_open_deliveries(session, signal_id=signal.id)
+        await cancel_open_deliveries(session, signal_id=signal.id, now=now)
         audit.record(
             session,
             client_id=client_id,
@@ -293,7 +300,8 @@ def _summary(samples: list[float]) -> LatencySummary:
     if not samples:
         return LatencySummary(count=0, p50_ms=None, p95_ms=None)
     if len(samples) == 1:
-        return LatencySummary(count=1, p50_ms=samples[0], p95_ms=samples[0])
+        only = round(samples[0], 3)
+        return LatencySummary(count=1, p50_ms=only, p95_ms=only)
     cuts = statistics.quantiles(samples, n=100, method="inclusive")
     return LatencySummary(count=len(samples), p50_ms=round(cuts[49], 3), p95_ms=round(cuts[94], 3))
 
