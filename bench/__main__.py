@@ -27,7 +27,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench import harness
-from bench.report import console, figure, format_value, machine_info, verdict
+from bench.report import (
+    busy_cores,
+    console,
+    cpu_jiffies,
+    figure,
+    format_value,
+    machine_info,
+    verdict,
+)
 
 BENCHMARKS = {
     "signed_poll": "(1) signed empty poll throughput vs a raw ASGI app",
@@ -61,7 +69,12 @@ def _figures_of(out: dict[str, Any]) -> list[dict[str, Any]]:
             figures.append(figure(f"{key}: requests per second", value["requests_per_second"]))
             if "generator_cpu_percent" in value:
                 figures.append(
-                    figure(f"{key}: load generator CPU", value["generator_cpu_percent"], "%")
+                    figure(
+                        f"{key}: load generator CPU",
+                        value["generator_cpu_percent"],
+                        "% of a core",
+                        headline=True,
+                    )
                 )
     return figures
 
@@ -85,15 +98,22 @@ def _summary_table(summary: dict[str, Any]) -> Table:
             status = "[red]ERROR[/red]" if "error" in entry else "[dim]skipped[/dim]"
             table.add_row(name, escape(str(problem))[:120], "-", "-", status)
             continue
-        for item in entry["figures"]:
-            if item.get("target") is None:
-                continue  # informational figures are in the benchmark's own table and JSON
+        # Other informational figures are in the benchmark's own table and its JSON.
+        rows = [
+            item
+            for item in entry["figures"]
+            if item.get("target") is not None or item.get("headline")
+        ]
+        busy = entry.get("machine_busy_cores")
+        label = f"{name}\n[dim]{entry['duration_seconds']} s, {busy} cores busy[/dim]"
+        for index, item in enumerate(rows):
             table.add_row(
-                name,
+                label if index == 0 else "",
                 escape(item["name"]),
                 escape(format_value(item["value"], item.get("unit", ""))),
-                escape(item["target"]),
+                escape(item.get("target") or "-"),
                 verdict(item.get("passed")),
+                end_section=index == len(rows) - 1,
             )
     return table
 
@@ -131,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"[dim]skipped: bench/{name}.py is not there yet[/dim]")
             continue
         began = time.perf_counter()
+        jiffies = cpu_jiffies()
         try:
             module = importlib.import_module(f"bench.{name}")
             out = module.run(quick=args.quick)
@@ -144,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         summary["benchmarks"][name] = {
             "duration_seconds": round(time.perf_counter() - began, 1),
+            # How busy the machine was meanwhile (this benchmark's own processes included).
+            "machine_busy_cores": busy_cores(jiffies, cpu_jiffies()),
             "figures": _figures_of(out if isinstance(out, dict) else {}),
         }
     summary["duration_seconds"] = round(time.perf_counter() - started, 1)
@@ -156,13 +179,13 @@ def main(argv: list[str] | None = None) -> int:
     ]
     summary["passed"] = sum(1 for item in checked if item["passed"])
     summary["failed"] = sum(1 for item in checked if not item["passed"])
+    path = harness.save_result("summary.quick" if args.quick else "summary", summary)
     console.rule("summary")
     console.print(_summary_table(summary))
     console.print(
         f"{summary['passed']} figures met their target, {summary['failed']} did not; "
         f"timings are noisy when other work shares the machine."
     )
-    path = harness.save_result("summary.quick" if args.quick else "summary", summary)
     console.print(f"results: {path.parent}/")
     return 1 if failed_to_run else 0
 

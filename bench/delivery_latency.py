@@ -4,9 +4,10 @@ A real ``eagate serve`` process (one worker), on SQLite (the default) and on Pos
 
 Latency: one device long-polls (``wait=25``) on its own keep-alive connection; once it is
 parked the owner POSTs a signal for it; the time is taken from just before the POST is written
-to the moment the poll's response is read (client side). The server's own view comes from its
-access log (the POST's arrival to the poll's response being written; its timestamps have 1 ms
-resolution). Each trial acknowledges the signal, so the next poll starts empty.
+to the moment the poll's response is read (client side), so it includes creating the signal.
+The server's own view comes from its access log (timestamps of 1 ms resolution): the signal
+committed (the POST's 201 written) to the poll's response written, and the POST's arrival to
+the same. Each trial acknowledges the signal, so the next poll starts empty.
 
 Fan-out: 1,000 devices long-poll at once, each on its own connection (precomputed signed
 requests, a raw HTTP/1.1 client); one signal without ``device_ids`` targets them all; the
@@ -171,15 +172,34 @@ def server_side_latencies(log_path: Path) -> dict[str, Any]:
     }
 
 
+async def _warm(
+    host: str, port: int, requests: list[bytes], *, workers: int = 100
+) -> tuple[int, float]:
+    """Send each request once over ``workers`` busy keep-alive connections; returns the
+    non-200 count and the seconds taken. (uvicorn closes a connection idle for 5 s, so
+    connections are never left waiting between phases.)"""
+    queue = list(reversed(requests))
+    non_200 = 0
+
+    async def worker() -> None:
+        nonlocal non_200
+        connection = await Connection.open(host, port)
+        try:
+            while queue:
+                response = await connection.request(queue.pop())
+                non_200 += response.status != 200
+        finally:
+            await connection.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(min(workers, len(requests)))))
+    return non_200, time.perf_counter() - started
+
+
 async def _fanout(
     server: harness.Server, owner: Owner, fleet: list[ProvisionedDevice], rounds: int
 ) -> dict[str, Any]:
     host, port, authority = _address(server.url)
-    connections, connect_errors = await open_many(host, port, len(fleet))
-    if connect_errors:
-        raise RuntimeError(f"{len(connect_errors)} connections failed: {connect_errors[:3]}")
-    sender = await Connection.open(host, port)
-    pairs = list(zip(connections, fleet, strict=True))
 
     def poll_request(device: ProvisionedDevice, target: str) -> bytes:
         return signed_request(
@@ -191,40 +211,35 @@ async def _fanout(
         )
 
     out: dict[str, Any] = {"devices": len(fleet), "rounds": []}
-    try:
-        # Warm: every device polls once, so its key is cached and it is known to be idle.
-        limit = asyncio.Semaphore(100)
+    # Warm: every device polls once, so its key is cached and it is known to be idle.
+    non_200, seconds = await _warm(
+        host, port, [poll_request(device, "/api/v1/device/poll?wait=0") for device in fleet]
+    )
+    out["warmup_seconds"] = round(seconds, 2)
+    out["warmup_non_200"] = non_200
 
-        async def warm(connection: Connection, device: ProvisionedDevice) -> int:
-            async with limit:
-                response = await connection.request(
-                    poll_request(device, "/api/v1/device/poll?wait=0")
-                )
-                return response.status
-
-        warm_started = time.perf_counter()
-        statuses = await asyncio.gather(*(warm(c, d) for c, d in pairs))
-        out["warmup_seconds"] = round(time.perf_counter() - warm_started, 2)
-        out["warmup_non_200"] = sum(status != 200 for status in statuses)
-
-        for _ in range(rounds):
-            requests = [poll_request(device, POLL_TARGET) for device in fleet]
-            for (connection, _), request in zip(pairs, requests, strict=True):
-                connection.send(request)
-            tasks = [asyncio.ensure_future(c.read_response()) for c, _ in pairs]
+    for _ in range(rounds):
+        # Fresh connections each round, each sending its long-poll as soon as it is open.
+        connections, connect_errors = await open_many(host, port, len(fleet))
+        if connect_errors:
+            raise RuntimeError(f"{len(connect_errors)} connections failed: {connect_errors[:3]}")
+        try:
+            for connection, device in zip(connections, fleet, strict=True):
+                connection.send(poll_request(device, POLL_TARGET))
+            tasks = [asyncio.ensure_future(c.read_response()) for c in connections]
             # Every poll is parked once the server has nothing left to do (activity flushed).
             await asyncio.sleep(1.2)
             await asyncio.to_thread(harness.wait_for_quiet, server.pid, timeout=30)
             returned_early = sum(task.done() for task in tasks)
+            signal = json_request(
+                "POST", "/api/v1/signals", host=authority, token=owner.token, payload=SIGNAL
+            )
+            sender = await Connection.open(host, port)
 
             generator_before = harness.self_cpu_seconds()
             server_before = harness.process_cpu_seconds(server.pid)
             sent = time.perf_counter()
-            created = await sender.request(
-                json_request(
-                    "POST", "/api/v1/signals", host=authority, token=owner.token, payload=SIGNAL
-                )
-            )
+            created = await sender.request(signal)
             if created.status != 201:
                 raise RuntimeError(f"fan-out signal: {created.status} {created.body[:200]!r}")
             signal_id = created.json()["id"]
@@ -235,6 +250,7 @@ async def _fanout(
             window = max(last_read - sent, 1e-6)
             generator_cpu = harness.self_cpu_seconds() - generator_before
             server_cpu = harness.process_cpu_seconds(server.pid) - server_before
+
             arrivals: list[float] = []
             wrong = 0
             for task in done:
@@ -253,31 +269,33 @@ async def _fanout(
                     wrong += 1
             for task in pending:
                 task.cancel()
-            cancelled = await sender.request(
+            await sender.close()
+            # Cancelled, the signal is not delivered again to the next round's polls. (A fresh
+            # connection: uvicorn closes one left idle for 5 s, as the sender may have been.)
+            canceller = await Connection.open(host, port)
+            cancelled = await canceller.request(
                 json_request(
                     "POST", f"/api/v1/signals/{signal_id}/cancel", host=authority, token=owner.token
                 )
             )
-            out["rounds"].append(
-                {
-                    "post_201_ms": round((created.received_at - sent) * 1000, 2),
-                    "first_ms": round(min(arrivals), 2) if arrivals else None,
-                    "p50_ms": round(percentile(arrivals, 50) or 0, 2) if arrivals else None,
-                    "p99_ms": round(percentile(arrivals, 99) or 0, 2) if arrivals else None,
-                    "last_ms": round(max(arrivals), 2) if arrivals else None,
-                    "received": len(arrivals),
-                    "missing_or_wrong": wrong + len(pending),
-                    "returned_before_signal": returned_early,
-                    "generator_cpu_percent": round(100 * generator_cpu / window, 1),
-                    "server_cpu_percent": round(100 * server_cpu / window, 1),
-                    "cancel_status": cancelled.status,
-                }
-            )
-            if pending:
-                break  # those connections are in an unknown state
-    finally:
-        await sender.close()
-        await asyncio.gather(*(c.close() for c in connections))
+            await canceller.close()
+        finally:
+            await asyncio.gather(*(c.close() for c in connections))
+        out["rounds"].append(
+            {
+                "post_201_ms": round((created.received_at - sent) * 1000, 2),
+                "first_ms": round(min(arrivals), 2) if arrivals else None,
+                "p50_ms": round(percentile(arrivals, 50) or 0, 2) if arrivals else None,
+                "p99_ms": round(percentile(arrivals, 99) or 0, 2) if arrivals else None,
+                "last_ms": round(max(arrivals), 2) if arrivals else None,
+                "received": len(arrivals),
+                "missing_or_wrong": wrong + len(pending),
+                "returned_before_signal": returned_early,
+                "generator_cpu_percent": round(100 * generator_cpu / window, 1),
+                "server_cpu_percent": round(100 * server_cpu / window, 1),
+                "cancel_status": cancelled.status,
+            }
+        )
     return out
 
 
@@ -302,7 +320,12 @@ def _run_backend(backend: str, trials: int, fanout_devices: int, rounds: int) ->
             latency = harness.run_async(_latency_trials(server, owner, device, trials))
             fanout = harness.run_async(_fanout(server, fleet_owner, fleet, rounds))
         latency["server"] = server_side_latencies(log_path)
-        return {"latency": latency, "fanout": fanout, "provision_seconds": provisioned.seconds}
+        return {
+            "latency": latency,
+            "fanout": fanout,
+            "provision_seconds": provisioned.seconds,
+            "server_log_problems": harness.log_problems(log_path),
+        }
 
 
 def _figures(backend: str, measured: dict[str, Any]) -> list[dict[str, Any]]:
@@ -338,17 +361,22 @@ def _figures(backend: str, measured: dict[str, Any]) -> list[dict[str, Any]]:
             latency["post_201_ms"]["p50"],
             "ms",
             note="the signal's creation alone",
+            headline=True,
         ),
         figure(
-            f"{tag} server: signal committed (201 written) -> poll answered, p50",
+            f"{tag} server view: signal committed -> poll answered, p50",
             committed["p50"],
             "ms",
-            note="access log, 1 ms resolution",
+            target=f"<= {TARGET_P50_MS:g} ms",
+            passed=at_most(committed["p50"], TARGET_P50_MS),
+            note="POST's 201 written -> poll's response written; access log, 1 ms resolution",
         ),
         figure(
-            f"{tag} server: signal committed (201 written) -> poll answered, p99",
+            f"{tag} server view: signal committed -> poll answered, p99",
             committed["p99"],
             "ms",
+            target=f"<= {TARGET_P99_MS:g} ms",
+            passed=at_most(committed["p99"], TARGET_P99_MS),
             note="access log, 1 ms resolution",
         ),
         figure(
@@ -388,6 +416,7 @@ def _figures(backend: str, measured: dict[str, Any]) -> list[dict[str, Any]]:
             max((r["generator_cpu_percent"] for r in rounds), default=None),
             "% of a core",
             note="worst round",
+            headline=True,
         ),
     ]
 

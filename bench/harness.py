@@ -451,3 +451,39 @@ def self_cpu_seconds() -> float:
     """User + system CPU this (load generator) process has used so far."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def log_problems(log_path: Path, limit: int = 10) -> dict[str, Any]:
+    """From a server's JSON log: how many error and warning lines and 5xx/429 answers it
+    wrote, with the first few of them (to explain a benchmark's errors)."""
+    counts = {"error_lines": 0, "warning_lines": 0, "status_5xx": 0, "status_429": 0}
+    samples: list[str] = []
+    if not log_path.exists():
+        return {**counts, "samples": samples}
+    for line in log_path.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("logger") == "eagate.keys":
+            continue  # generated keys in a temporary data dir: expected here
+        status = entry.get("status")
+        level = entry.get("level")
+        problem = False
+        if level in ("error", "critical"):
+            counts["error_lines"] += 1
+            problem = True
+        elif level == "warning":
+            counts["warning_lines"] += 1
+            problem = True
+        if isinstance(status, int) and status >= 500:
+            counts["status_5xx"] += 1
+            problem = True
+        elif status == 429:
+            counts["status_429"] += 1
+            problem = True
+        if problem and len(samples) < limit:
+            samples.append(line[:500])
+    return {**counts, "samples": samples}

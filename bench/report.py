@@ -19,6 +19,7 @@ import math
 import os
 import platform
 import statistics
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-console = Console()
+# A file or pipe gets tables wide enough to read (Rich assumes 80 columns without a terminal).
+console = Console() if sys.stdout.isatty() else Console(width=132)
 
 RESULT_KEYS = ("benchmark", "quick", "duration_seconds", "figures", "details")
 FIGURE_KEYS = ("name", "value", "unit", "target", "passed")
@@ -41,9 +43,11 @@ def figure(
     target: str | None = None,
     passed: bool | None = None,
     note: str | None = None,
+    headline: bool = False,
 ) -> dict[str, Any]:
     """One measured figure. ``target`` is human-readable (``"<= 3 ms"``); ``passed`` is None
-    when the figure has no target (informational) or could not be measured."""
+    when the figure has no target (informational) or could not be measured. The summary of
+    ``python -m bench`` lists the figures with a target, and those marked ``headline``."""
     entry: dict[str, Any] = {
         "name": name,
         "value": value,
@@ -53,6 +57,8 @@ def figure(
     }
     if note:
         entry["note"] = note
+    if headline:
+        entry["headline"] = True
     return entry
 
 
@@ -140,9 +146,25 @@ def result(
         "benchmark": benchmark,
         "quick": quick,
         "duration_seconds": round(finished - started, 1),
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "figures": figures,
         "details": details,
     }
+
+
+def cpu_jiffies() -> tuple[int, int]:
+    """(busy, total) CPU time of the whole machine so far, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_cores(before: tuple[int, int], after: tuple[int, int]) -> float | None:
+    """Average number of cores busy (every process, ours included) between two samples."""
+    total = after[1] - before[1]
+    if total <= 0:
+        return None
+    return round((after[0] - before[0]) / total * (os.cpu_count() or 1), 2)
 
 
 def machine_info() -> dict[str, Any]:

@@ -85,3 +85,34 @@ def test_runner_reads_a_result_without_figures() -> None:
 
     assert figures[0]["passed"] is True
     assert all(set(FIGURE_KEYS) <= item.keys() for item in figures)
+
+
+def test_runner_summary_table_renders_every_kind_of_entry() -> None:
+    summary = {
+        "quick": True,
+        "duration_seconds": 1.0,
+        "machine": {
+            "nproc": 2,
+            "cpu_model": "cpu",
+            "memory_gib": 1.0,
+            "python": "3.11",
+            "load_average": [0.1, 0.1, 0.1],
+        },
+        "benchmarks": {
+            "a": {
+                "duration_seconds": 1.0,
+                "machine_busy_cores": 0.5,
+                "figures": [
+                    report.figure("with target", 1.0, "ms", target="<= 3 ms", passed=True),
+                    report.figure("headline", 2, headline=True),
+                    report.figure("informational", "text"),
+                ],
+            },
+            "b": {"error": "RuntimeError: boom", "duration_seconds": 0.1},
+            "c": {"skipped": "not there yet"},
+        },
+    }
+
+    table = bench_main._summary_table(summary)
+
+    assert table.row_count == 4
