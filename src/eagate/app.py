@@ -45,7 +45,7 @@ from eagate.metrics import Metrics
 from eagate.openapi import problem_responses
 from eagate.settings import Settings
 from eagate.signals import router as signals
-from eagate.signals.delivery import DeliveryHub
+from eagate.signals.delivery import DeliveryClaimer, DeliveryHub
 from eagate.state import AppState
 from eagate.throttle import Limits, Throttle
 from eagate.web import router as web
@@ -100,6 +100,7 @@ def build_state(settings: Settings, clock: Clock | None = None) -> AppState:
         auth_failures=auth_failures,
         activity=ActivityRecorder(database, interval=settings.activity_flush_seconds),
         deliveries=deliveries,
+        claimer=DeliveryClaimer(database, clock, lease_seconds=settings.delivery_lease_seconds),
         access_log=AccessLog(
             enabled=logging.getLevelName(settings.log_level.upper()) <= logging.INFO
         ),

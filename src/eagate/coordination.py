@@ -143,6 +143,7 @@ class RedisCoordination:
         # Redis restart opens a window-long replay gap, see SECURITY.md).
         self.remembers_nonces_since = 0
         self._batch: list[tuple[str, str, int, asyncio.Future[Claim]]] = []
+        self._flushing: set[asyncio.Future[None]] = set()
         self._flush_scheduled = False
 
     def claim_now(self, device_key: str, nonce: str, *, until: int, now: int) -> None:
@@ -161,6 +162,8 @@ class RedisCoordination:
         batch, self._batch = self._batch, []
         self._flush_scheduled = False
         task = asyncio.ensure_future(self._flush(batch))
+        self._flushing.add(task)  # the loop holds tasks weakly
+        task.add_done_callback(self._flushing.discard)
         task.add_done_callback(_log_unexpected)
 
     async def _flush(self, batch: list[tuple[str, str, int, asyncio.Future[Claim]]]) -> None:

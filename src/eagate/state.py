@@ -22,7 +22,7 @@ from eagate.devices.secrets import SecretBox
 from eagate.keys import ServerKeys
 from eagate.metrics import Metrics
 from eagate.settings import Settings
-from eagate.signals.delivery import DeliveryHub
+from eagate.signals.delivery import DeliveryClaimer, DeliveryHub
 from eagate.throttle import Throttle
 
 
@@ -39,6 +39,7 @@ class AppState:
     device_auth: DeviceAuthenticator
     activity: ActivityRecorder
     deliveries: DeliveryHub
+    claimer: DeliveryClaimer
     access_log: AccessLog
     metrics: Metrics
     throttle: Throttle

@@ -223,3 +223,17 @@ async def test_cancelling_after_expiry_keeps_expired(app_client: AppClientFactor
             f"/api/v1/signals/{signal['id']}/cancel", headers=owner.headers
         )
     assert [d["status"] for d in cancelled.json()["deliveries"]] == ["expired"]
+
+
+async def test_fan_out_reaches_every_long_polling_device_once(client: httpx.AsyncClient) -> None:
+    owner = await new_owner(client)
+    devices = [await register_device(client, owner) for _ in range(30)]
+    waiting = [asyncio.create_task(poll(client, device, "?wait=20")) for device in devices]
+    await asyncio.sleep(0.5)
+    signal = await send_signal(client, owner)
+    results = await asyncio.wait_for(asyncio.gather(*waiting), timeout=10)
+    for result in results:
+        assert [(s["signal_id"], s["attempt"]) for s in result["signals"]] == [(signal["id"], 1)]
+    seen = (await client.get(f"/api/v1/signals/{signal['id']}", headers=owner.headers)).json()
+    assert {d["status"] for d in seen["deliveries"]} == {"delivered"}
+    assert {d["attempts"] for d in seen["deliveries"]} == {1}

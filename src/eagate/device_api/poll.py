@@ -119,7 +119,6 @@ class PollHandler:
         self.request_ids = state.request_ids
         self.max_body_bytes = state.settings.max_body_bytes
         self.next_poll_seconds = state.settings.next_poll_seconds
-        self.lease_seconds = state.settings.delivery_lease_seconds
         # Open long-polls per device, in this process: the cap protects this instance's
         # memory and connections, so it is counted where they are spent.
         self.long_polls_per_device = state.settings.long_polls_per_device
@@ -183,13 +182,12 @@ class PollHandler:
                 watcher = asyncio.ensure_future(_watch_disconnect(receive, gone)) if wait else None
                 try:
                     delivered = await delivery.poll(
-                        database=self.state.database,
+                        claimer=self.state.claimer,
                         hub=self.hub,
                         clock=self.clock,
                         device_id=device_id,
                         wait=wait,
                         limit=limit,
-                        lease_seconds=self.lease_seconds,
                         gone=gone if wait else None,
                     )
                 finally:

@@ -16,7 +16,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eagate.clock import Clock
@@ -91,9 +91,8 @@ class Delivered:
     attempt: int
 
 
-def _deliverable(device_id: uuid.UUID, now: datetime) -> ColumnElement[bool]:
+def _deliverable(now: datetime) -> ColumnElement[bool]:
     return and_(
-        Delivery.device_id == device_id,
         Delivery.expires_at > now,
         or_(
             Delivery.status == "pending",
@@ -102,64 +101,142 @@ def _deliverable(device_id: uuid.UUID, now: datetime) -> ColumnElement[bool]:
     )
 
 
+Claimed = tuple[list[Delivered], datetime | None]
+
+
 async def claim_deliveries(
     session: AsyncSession,
     *,
-    device_id: uuid.UUID,
+    device_ids: Sequence[uuid.UUID],
     limit: int,
     lease_seconds: int,
     now: datetime,
-) -> tuple[list[Delivered], datetime | None]:
-    """Lease up to ``limit`` deliverable signals, oldest first. If there are none, also
-    return when the earliest outstanding lease runs out (the next time there may be)."""
-    candidates = (
-        select(Delivery.signal_id)
-        .where(_deliverable(device_id, now))
-        .order_by(Delivery.signal_id)
-        .limit(limit)
-        .scalar_subquery()
+) -> dict[uuid.UUID, Claimed]:
+    """For each device, lease up to ``limit`` deliverable signals, oldest first; for a device
+    with none, also say when its earliest outstanding lease runs out (the next time there may
+    be some). One statement for any number of devices: a signal fanned out to a thousand
+    long-polling terminals is claimed for all of them at once."""
+    ranked = (
+        select(
+            Delivery.device_id,
+            Delivery.signal_id,
+            func.row_number()
+            .over(partition_by=Delivery.device_id, order_by=Delivery.signal_id)
+            .label("rank"),
+        )
+        .where(Delivery.device_id.in_(device_ids), _deliverable(now))
+        .subquery()
     )
+    chosen = select(ranked.c.device_id, ranked.c.signal_id).where(ranked.c.rank <= limit)
     # The predicate is repeated in the UPDATE so that two concurrent polls of one device
     # cannot both lease the same delivery (PostgreSQL re-checks it on the locked row).
     claimed = (
         await session.execute(
             update(Delivery)
-            .where(Delivery.signal_id.in_(candidates), _deliverable(device_id, now))
+            .where(tuple_(Delivery.device_id, Delivery.signal_id).in_(chosen), _deliverable(now))
             .values(
                 status="delivered",
                 attempts=Delivery.attempts + 1,
                 lease_until=now + timedelta(seconds=lease_seconds),
                 delivered_at=func.coalesce(Delivery.delivered_at, now),
             )
-            .returning(Delivery.signal_id, Delivery.attempts)
+            .returning(Delivery.device_id, Delivery.signal_id, Delivery.attempts)
             .execution_options(synchronize_session=False)
         )
     ).all()
-    if not claimed:
-        next_lease_end = await session.scalar(
-            select(func.min(Delivery.lease_until)).where(
-                Delivery.device_id == device_id,
+    signals = (
+        {
+            signal.id: signal
+            for signal in await session.scalars(
+                select(Signal).where(Signal.id.in_({row.signal_id for row in claimed}))
+            )
+        }
+        if claimed
+        else {}
+    )
+    result: dict[uuid.UUID, Claimed] = {device_id: ([], None) for device_id in device_ids}
+    for row in sorted(claimed, key=lambda row: row.signal_id):
+        result[row.device_id][0].append(Delivered(signals[row.signal_id], row.attempts))
+    idle = [device_id for device_id, (delivered, _) in result.items() if not delivered]
+    if idle:
+        leases = await session.execute(
+            select(Delivery.device_id, func.min(Delivery.lease_until))
+            .where(
+                Delivery.device_id.in_(idle),
                 Delivery.status == "delivered",
                 Delivery.expires_at > now,
             )
+            .group_by(Delivery.device_id)
         )
-        return [], next_lease_end
-    attempts = {row.signal_id: row.attempts for row in claimed}
-    signals = await session.scalars(
-        select(Signal).where(Signal.id.in_(attempts)).order_by(Signal.id)
-    )
-    return [Delivered(signal, attempts[signal.id]) for signal in signals], None
+        for device_id, next_lease_end in leases.all():
+            result[device_id] = ([], next_lease_end)
+    return result
+
+
+class DeliveryClaimer:
+    """Claims for every long-poll woken in the same event-loop tick, in one transaction."""
+
+    def __init__(self, database: Database, clock: Clock, *, lease_seconds: int) -> None:
+        self._database = database
+        self._clock = clock
+        self._lease_seconds = lease_seconds
+        self._queue: list[tuple[uuid.UUID, int, asyncio.Future[Claimed]]] = []
+        self._running: set[asyncio.Future[None]] = set()  # the loop holds tasks weakly
+
+    async def claim(self, device_id: uuid.UUID, limit: int) -> Claimed:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Claimed] = loop.create_future()
+        if not self._queue:
+            loop.call_soon(self._start)
+        self._queue.append((device_id, limit, future))
+        return await future
+
+    def _start(self) -> None:
+        batch, self._queue = self._queue, []
+        by_limit: dict[int, list[tuple[uuid.UUID, asyncio.Future[Claimed]]]] = {}
+        for device_id, limit, future in batch:
+            by_limit.setdefault(limit, []).append((device_id, future))
+        for limit, waiters in by_limit.items():
+            task = asyncio.ensure_future(self._claim(limit, waiters))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _claim(
+        self, limit: int, waiters: list[tuple[uuid.UUID, asyncio.Future[Claimed]]]
+    ) -> None:
+        try:
+            async with self._database.transaction() as session:
+                claimed = await claim_deliveries(
+                    session,
+                    device_ids=list(dict.fromkeys(device_id for device_id, _ in waiters)),
+                    limit=limit,
+                    lease_seconds=self._lease_seconds,
+                    now=self._clock.now(),
+                )
+        except Exception as exc:  # every waiter hears of it
+            for _, future in waiters:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        handed: set[uuid.UUID] = set()
+        for device_id, future in waiters:
+            if future.done():
+                continue
+            # Two long-polls of one device in one batch: the first gets the signals.
+            delivered, next_lease_end = claimed[device_id]
+            future.set_result(([], next_lease_end) if device_id in handed else claimed[device_id])
+            if delivered:
+                handed.add(device_id)
 
 
 async def poll(
     *,
-    database: Database,
+    claimer: DeliveryClaimer,
     hub: DeliveryHub,
     clock: Clock,
     device_id: uuid.UUID,
     wait: float,
     limit: int,
-    lease_seconds: int,
     gone: asyncio.Event | None = None,
 ) -> list[Delivered]:
     """Signals for the device now, or as soon as one arrives within ``wait`` seconds.
@@ -177,14 +254,7 @@ async def poll(
             if hub.idle_until(device_id) <= now.timestamp():
                 version = hub.version(device_id)
                 woken.clear()
-                async with database.transaction() as session:
-                    delivered, next_lease_end = await claim_deliveries(
-                        session,
-                        device_id=device_id,
-                        limit=limit,
-                        lease_seconds=lease_seconds,
-                        now=now,
-                    )
+                delivered, next_lease_end = await claimer.claim(device_id, limit)
                 if delivered:
                     return delivered
                 hub.mark_idle(

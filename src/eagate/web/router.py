@@ -11,6 +11,7 @@ import json
 import re
 import secrets
 import uuid
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
@@ -75,6 +76,16 @@ _ALL_DEVICES = "all"
 
 def _notice(code: str | None) -> str | None:
     return NOTICES.get(code or "")
+
+
+def _form_number(text: str) -> Decimal | str:
+    """A number typed into a form, exactly as typed (as the API reads a JSON number); the
+    text itself when it is no number, for the schema to refuse."""
+    try:
+        number = Decimal(text.strip())
+    except InvalidOperation:
+        return text
+    return number if number.is_finite() else text
 
 
 def _redirect(path: str) -> RedirectResponse:
@@ -775,16 +786,17 @@ async def send_signal(
 ) -> Response:
     """Send a test signal (a real signal: the EA acts on it like on any other)."""
     values = {"instrument": instrument, "side": side, "volume": volume, "target": target}
+    # The body the API would have received: the form's number as an exact Decimal.
+    payload: dict[str, Any] = {
+        "instrument": instrument.strip(),
+        "side": side,
+        "volume": _form_number(volume),
+        "comment": "eagate dashboard test",
+    }
+    if target != _ALL_DEVICES:
+        payload["device_ids"] = [target]
     try:
-        body = SignalCreate.model_validate(
-            {
-                "instrument": instrument.strip(),
-                "side": side,
-                "volume": volume.strip(),
-                "comment": "eagate dashboard test",
-                "device_ids": None if target == _ALL_DEVICES else [target],
-            }
-        )
+        body = SignalCreate.model_validate(payload)
     except ValidationError as error:
         labels = {
             "instrument": "Instrument",
@@ -808,7 +820,7 @@ async def send_signal(
                 client_id=viewer.owner.id,
                 request=body,
                 idempotency_key=idempotency_key,
-                fingerprint=signals_service.request_fingerprint(body.model_dump_json().encode()),
+                fingerprint=signals_service.request_fingerprint(payload),
                 wake=state.coordination.wake,
                 actor=owner_actor(request, viewer.owner.id),
                 now=state.clock.now(),
