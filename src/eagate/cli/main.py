@@ -78,6 +78,9 @@ def serve(
         proxy_headers=True,
         server_header=False,
         timeout_graceful_shutdown=10,
+        # Longer than any sensible poll interval, so a terminal polling every few seconds
+        # keeps its connection instead of racing the server's close (uvicorn's default: 5 s).
+        timeout_keep_alive=75,
     )
 
 
