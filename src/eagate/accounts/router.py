@@ -7,14 +7,12 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from eagate.accounts import service
 from eagate.accounts.dependencies import CurrentOwner
-from eagate.accounts.errors import InvalidCredentials
 from eagate.accounts.schemas import ClientOut, SignupRequest, TokenOut
 from eagate.accounts.security import issue_access_token
 from eagate.api import API_PREFIX
 from eagate.openapi import problem_responses
 from eagate.requests import client_ip
 from eagate.state import SessionDep, StateDep
-from eagate.throttle import RateLimited, Throttle
 
 public = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["accounts"])
 router = APIRouter(prefix=f"{API_PREFIX}/clients", tags=["accounts"])
@@ -41,19 +39,14 @@ async def issue_token(
     request: Request,
 ) -> TokenOut:
     """Exchange email (as `username`) and password for a bearer access token."""
-    email, ip = form.username.strip().lower(), client_ip(request)
-    retry_after = state.throttle.retry_after(*Throttle.sign_in_keys(ip, email))
-    if retry_after is not None:
-        raise RateLimited(retry_after)
-    try:
-        client = await service.authenticate(
-            session, email=email, password=form.password, passwords=state.passwords
-        )
-    except InvalidCredentials:
-        retry_after = await state.throttle.sign_in_failed(ip, email)
-        if retry_after is not None:
-            raise RateLimited(retry_after) from None
-        raise
+    client = await service.authenticate(
+        session,
+        email=form.username.strip().lower(),
+        password=form.password,
+        passwords=state.passwords,
+        throttle=state.throttle,
+        ip=client_ip(request),
+    )
     token = issue_access_token(
         client_id=client.id,
         key=state.keys.jwt_secret,

@@ -15,6 +15,7 @@ from eagate.accounts.models import Client
 from eagate.accounts.security import Passwords
 from eagate.devices.changes import record_owner_devices_gone
 from eagate.devices.models import Device
+from eagate.throttle import RateLimited, Throttle
 
 
 @dataclass(frozen=True)
@@ -39,10 +40,24 @@ async def sign_up(
 
 
 async def authenticate(
-    session: AsyncSession, *, email: str, password: str, passwords: Passwords
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    passwords: Passwords,
+    throttle: Throttle,
+    ip: str | None,
 ) -> Client:
+    """The account these credentials open; InvalidCredentials, or RateLimited once this email
+    or address has failed too often (then the password is not even checked)."""
+    retry_after = throttle.retry_after(*Throttle.sign_in_keys(ip, email))
+    if retry_after is not None:
+        raise RateLimited(retry_after)
     client = await session.scalar(select(Client).where(Client.email == email))
     if not await passwords.verify(client.password_hash if client else None, password):
+        retry_after = await throttle.sign_in_failed(ip, email)
+        if retry_after is not None:
+            raise RateLimited(retry_after)
         raise InvalidCredentials()
     assert client is not None
     return client

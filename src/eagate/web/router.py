@@ -35,7 +35,7 @@ from eagate.signals import service as signals_service
 from eagate.signals.errors import IdempotencyKeyReused
 from eagate.signals.schemas import SignalCreate
 from eagate.state import AppState, SessionDep, StateDep
-from eagate.throttle import Throttle
+from eagate.throttle import RateLimited
 from eagate.web.dependencies import (
     MaybeSignedIn,
     SignedIn,
@@ -210,19 +210,20 @@ async def sign_in(
             response.headers["Retry-After"] = str(retry_after)
         return response
 
-    # The same brute-force throttle as the API's token endpoint: per IP and per email.
-    normalized_email, ip = email.strip().lower(), client_ip(request)
-    retry_after = state.throttle.retry_after(*Throttle.sign_in_keys(ip, normalized_email))
-    if retry_after is not None:
-        return form_again(_too_many_attempts(retry_after), 429, retry_after)
+    # The same service, so the same brute-force throttle, as the API's token endpoint.
     try:
         owner = await accounts_service.authenticate(
-            session, email=normalized_email, password=password, passwords=state.passwords
+            session,
+            email=email.strip().lower(),
+            password=password,
+            passwords=state.passwords,
+            throttle=state.throttle,
+            ip=client_ip(request),
         )
+    except RateLimited as limited:
+        retry_after = int(limited.headers["Retry-After"])
+        return form_again(_too_many_attempts(retry_after), 429, retry_after)
     except InvalidCredentials as error:
-        retry_after = await state.throttle.sign_in_failed(ip, normalized_email)
-        if retry_after is not None:
-            return form_again(_too_many_attempts(retry_after), 429, retry_after)
         return form_again(error.title, 400)
     token = issue_access_token(
         client_id=owner.id,
