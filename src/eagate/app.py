@@ -152,7 +152,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         version="1.0.0",
         summary="Device registry and signed device API for MetaTrader 5 Expert Advisors",
         lifespan=lifespan,
-        responses=problem_responses(401, 422),
+        # Any operation can meet these: bad JSON, oversized bodies, bad input, no credentials.
+        responses=problem_responses(400, 401, 413, 422),
     )
     app.state.eagate = state
 

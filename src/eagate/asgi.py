@@ -17,7 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Message, Receive, Scope, Send
 
 from eagate.accesslog import RequestIds
-from eagate.errors import PayloadTooLarge, internal_error_body, problem_response, render
+from eagate.api import API_PREFIX
+from eagate.errors import PayloadTooLarge, ProblemError, internal_error_body, problem_response
 from eagate.logs import begin_request
 from eagate.state import AppState
 
@@ -42,6 +43,15 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
+# Request headers past this many bytes in all are refused (431). Signed device requests need
+# well under 1 KiB; a proxy in front should enforce a limit too (uvicorn has none).
+MAX_HEADER_BYTES = 16 * 1024
+
+
+class HeadersTooLarge(ProblemError):
+    status, code, title = 431, "headers_too_large", "Request headers too large"
+
+
 class EagateApp:
     def __init__(self, fastapi: FastAPI, state: AppState) -> None:
         from eagate.device_api.poll import POLL_PATH, PollHandler
@@ -55,6 +65,7 @@ class EagateApp:
         self._metrics = state.metrics
         self._request_ids = state.request_ids
         self._max_body_bytes = state.settings.max_body_bytes
+        self._device_prefix = f"{API_PREFIX}/device/"
 
     @property
     def state(self) -> Any:
@@ -91,7 +102,12 @@ class EagateApp:
         try:
             declared = header(scope, b"content-length")
             if declared is not None and declared.isdigit() and int(declared) > self._max_body_bytes:
-                await render(PayloadTooLarge(self._too_large))(scope, receive, send_with_headers)
+                await self._refuse(
+                    scope, receive, send_with_headers, PayloadTooLarge(self._too_large)
+                )
+                return
+            if sum(len(key) + len(value) for key, value in scope["headers"]) > MAX_HEADER_BYTES:
+                await self._refuse(scope, receive, send_with_headers, HeadersTooLarge())
                 return
             await self.fastapi(scope, self._capped(receive), send_with_headers)
         except Exception:
@@ -116,6 +132,14 @@ class EagateApp:
                 client_id=context.client_id,
                 device_id=context.device_id,
             )
+
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, error: ProblemError
+    ) -> None:
+        body = error.body()
+        if scope["path"].startswith(self._device_prefix):
+            body["server_time"] = int(self._clock.time())  # SPEC 4: in every device-API body
+        await problem_response(error.status, body, error.headers)(scope, receive, send)
 
     @property
     def _too_large(self) -> str:

@@ -18,7 +18,12 @@ public = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["accounts"])
 router = APIRouter(prefix=f"{API_PREFIX}/clients", tags=["accounts"])
 
 
-@public.post("/signup", status_code=status.HTTP_201_CREATED, response_model=ClientOut)
+@public.post(
+    "/signup",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ClientOut,
+    responses=problem_responses(409),
+)
 async def sign_up(body: SignupRequest, session: SessionDep, state: StateDep) -> ClientOut:
     """Create an owner account."""
     client = await service.sign_up(

@@ -15,6 +15,7 @@ from eagate.accounts.models import Client
 from eagate.accounts.security import Passwords
 from eagate.devices.changes import record_owner_devices_gone
 from eagate.devices.models import Device
+from eagate.text import reject_control_characters
 from eagate.throttle import RateLimited, Throttle
 
 
@@ -53,7 +54,11 @@ async def authenticate(
     retry_after = throttle.retry_after(*Throttle.sign_in_keys(ip, email))
     if retry_after is not None:
         raise RateLimited(retry_after)
-    client = await session.scalar(select(Client).where(Client.email == email))
+    try:
+        reject_control_characters(email)  # no account has one (signup refuses them)
+        client = await session.scalar(select(Client).where(Client.email == email))
+    except ValueError:
+        client = None
     if not await passwords.verify(client.password_hash if client else None, password):
         retry_after = await throttle.sign_in_failed(ip, email)
         if retry_after is not None:

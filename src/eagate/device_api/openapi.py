@@ -17,6 +17,7 @@ from eagate.device_api.schemas import PollResult
 
 _REF = "#/components/schemas/{model}"
 ME_PATH = f"{API_PREFIX}/device/me"
+DEVICE_PREFIX = f"{API_PREFIX}/device/"
 
 
 def _poll_operation(me: dict[str, Any]) -> dict[str, Any]:
@@ -68,6 +69,16 @@ def document_poll_route(app: FastAPI) -> None:
             components.setdefault(name, definition)
         components["PollResult"] = poll_schema
         schema["paths"][POLL_PATH] = {"get": _poll_operation(schema["paths"][ME_PATH]["get"])}
+        # FastAPI lists each signing header as an alternative requirement; a device must send
+        # all four, which OpenAPI says as one requirement naming them together.
+        for path, operations in schema["paths"].items():
+            if path.startswith(DEVICE_PREFIX):
+                for operation in operations.values():
+                    merged: dict[str, list[str]] = {}
+                    for requirement in operation.get("security", []):
+                        merged.update(requirement)
+                    if merged:
+                        operation["security"] = [merged]
         app.openapi_schema = schema
         return schema
 

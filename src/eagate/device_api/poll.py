@@ -21,7 +21,7 @@ import orjson
 from starlette.types import Message, Receive, Scope, Send
 
 from eagate.api import API_PREFIX
-from eagate.asgi import request_id_for
+from eagate.asgi import MAX_HEADER_BYTES, HeadersTooLarge, request_id_for
 from eagate.device_api.auth import AuthenticatedDevice
 from eagate.device_api.schemas import DeviceSignal
 from eagate.errors import (
@@ -141,7 +141,9 @@ class PollHandler:
         signing_headers: dict[str, str] = {}
         has_body = False
         incoming_id = None
+        header_bytes = 0
         for key, value in scope["headers"]:
+            header_bytes += len(key) + len(value)
             if key[:2] == b"x-":
                 if key == b"x-request-id":
                     incoming_id = value
@@ -154,6 +156,8 @@ class PollHandler:
         content_type = _JSON
         extra_headers: list[tuple[bytes, bytes]] = []
         try:
+            if header_bytes > MAX_HEADER_BYTES:
+                raise HeadersTooLarge()
             if scope["method"] != "GET":
                 raise MethodNotAllowed(headers={"Allow": "GET"})
             body = await self._read_body(receive) if has_body else b""

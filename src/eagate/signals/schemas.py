@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -29,13 +30,19 @@ def _json_number(value: object) -> object:
 # JSON numbers in and out, kept exact: at most 15 significant digits, so the shortest float
 # representation used on output is the very number that came in (0.1 stays 0.1). Bodies are
 # parsed with Decimal (``parse_exact_json``), so 0.10000000000000001 is refused, not rounded.
+_NUMBER_SCHEMA = {
+    "type": "number",
+    "exclusiveMinimum": 0,
+    "description": "A JSON number > 0: at most 15 significant digits, 8 decimal places",
+}
 Number = Annotated[
     Decimal,
     BeforeValidator(_json_number),
     Field(gt=0, max_digits=15, decimal_places=8, allow_inf_nan=False),
     PlainSerializer(float, return_type=float, when_used="json"),
+    WithJsonSchema(_NUMBER_SCHEMA),
 ]
-Volume = Annotated[Number, Field(le=1000)]
+Volume = Annotated[Number, Field(le=1000), WithJsonSchema({**_NUMBER_SCHEMA, "maximum": 1000})]
 Instrument = Annotated[
     str, Field(pattern=r"^[A-Za-z0-9._#-]{1,32}$", examples=["EURUSD", "XAUUSD.m"])
 ]
