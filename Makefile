@@ -30,6 +30,9 @@ pytest: install
 test: lint typecheck pytest
 
 bench: install
+	@command -v wrk >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+		apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk); } || \
+		echo "wrk is not installed: the signed poll benchmark will be skipped"
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
