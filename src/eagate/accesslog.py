@@ -73,6 +73,7 @@ class AccessLog:
         duration_ms: float,
         client_id: str | None = None,
         device_id: str | None = None,
+        route_is_template: bool = True,
     ) -> None:
         """Log one request.
 
@@ -86,7 +87,7 @@ class AccessLog:
         route_json = self._routes.get(route)
         if route_json is None:
             route_json = orjson.dumps(route).decode()
-            if len(self._routes) < 1024:  # route templates; unmatched paths are not kept
+            if route_is_template and len(self._routes) < 1024:  # never an unmatched path
                 self._routes[route] = route_json
         self._lines.append(
             f'{{"ts":"{self._timestamp(time.time())}","level":"info","logger":"eagate.access",'

@@ -58,7 +58,7 @@ def build_state(settings: Settings, clock: Clock | None = None) -> AppState:
     keys, database, secret_box = core.keys, core.database, core.secret_box
     clock = clock or Clock()
     credentials = CredentialCache(database, secret_box, clock)
-    deliveries = DeliveryHub()
+    deliveries = DeliveryHub(max_idle_seconds=60 if settings.redis_url else None)
     coordination = create_coordination(settings.redis_url, credentials, deliveries, clock)
     credentials.token_source = coordination.auth_token if settings.redis_url else None
     throttle = Throttle(

@@ -24,14 +24,14 @@ from eagate.state import AppState
 
 log = logging.getLogger("eagate")
 
-_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 
 def request_id_for(incoming: bytes | None, ids: RequestIds) -> str:
     """The caller's X-Request-Id when it is a safe token (for tracing), else a new one."""
     if incoming:
         text = incoming.decode("latin-1")
-        if _SAFE_REQUEST_ID.match(text):
+        if _SAFE_REQUEST_ID.fullmatch(text):
             return text
     return ids.next()
 
@@ -126,7 +126,8 @@ class EagateApp:
             self._access_log.write(
                 request_id=request_id,
                 method=scope["method"],
-                route=getattr(route, "path", None) or scope["path"],
+                route=route_path if route is not None else scope["path"],
+                route_is_template=route is not None,
                 status=status or 500,
                 duration_ms=seconds * 1000,
                 client_id=context.client_id,

@@ -167,20 +167,25 @@ class RedisCoordination:
         task.add_done_callback(_log_unexpected)
 
     async def _flush(self, batch: list[tuple[str, str, int, asyncio.Future[Claim]]]) -> None:
-        pipe = self._redis.pipeline(transaction=False)
-        for device_key, nonce, until, _ in batch:
-            pipe.set(_nonce_key(device_key, nonce), 1, nx=True, exat=until)
-            pipe.get(_auth_key(device_key))
         try:
+            pipe = self._redis.pipeline(transaction=False)
+            for device_key, nonce, until, _ in batch:
+                pipe.set(_nonce_key(device_key, nonce), 1, nx=True, exat=until)
+                pipe.get(_auth_key(device_key))
             results = await pipe.execute()
-        except (RedisError, OSError) as exc:
-            log.warning("replay cache unreachable: %s", type(exc).__name__)
-            # We may have missed changes while cut off: trust nothing cached.
-            self._credentials.clear()
+        except BaseException as exc:
+            # Nobody waits forever: every request of the batch hears of the failure.
             for *_, future in batch:
                 if not future.done():
-                    future.set_exception(_unavailable())
-            return
+                    future.set_exception(
+                        _unavailable() if isinstance(exc, RedisError | OSError) else exc
+                    )
+            if isinstance(exc, RedisError | OSError):
+                log.warning("replay cache unreachable: %s", type(exc).__name__)
+                # We may have missed changes while cut off: trust nothing cached.
+                self._credentials.clear()
+                return
+            raise
         for index, (*_, future) in enumerate(batch):
             if not future.done():
                 future.set_result(Claim(bool(results[2 * index]), results[2 * index + 1]))

@@ -46,17 +46,26 @@ def new_master_key_text() -> str:
 
 
 def _read_or_create(path: Path, make: Callable[[], str]) -> str:
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = make()
-    # O_EXCL: two workers starting at once must not each write a different key.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text + "\n")
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written whole under a temporary name, then linked into place: a crash cannot leave
+        # a truncated key, and of two workers starting at once only one key wins (link fails
+        # if the name exists).
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(make() + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    text = path.read_text().strip()
+    if len(text) < 32:
+        raise KeyConfigurationError(f"{path} is damaged (too short): restore or remove it")
     return text
 
 

@@ -1,12 +1,13 @@
 """Throttling brute force: failed device authentications and failed sign-ins.
 
 Counters are fixed windows kept by the coordination (in memory, or in Redis so every instance
-counts together). Past a limit, the caller is refused with 429 and ``Retry-After`` before its
-attempt is even evaluated, until the window ends:
+counts together). Past a limit, until the window ends:
 
-- device requests: per client IP, and per (device id, client IP). Keying the device limit by
-  IP too means nobody can lock a terminal out by forging requests in its name from elsewhere;
-- sign-ins: per client IP and per email.
+- device requests: per client IP, and per (device id, client IP). A blocked address gets 429
+  with ``Retry-After`` for every failing request, and for unknown device ids before any
+  database lookup; a correctly signed request of a known device is still served, so forged
+  traffic from a shared address (a VPS farm, a NAT) cannot lock out the terminals behind it;
+- sign-ins: per client IP and per email, refused with 429 before the password is checked.
 
 A successful request costs one check of an (almost always empty) dict: no I/O.
 """
@@ -72,38 +73,39 @@ class Throttle:
 
     @staticmethod
     def device_keys(ip: str | None, device_id_text: str | None) -> tuple[str, ...]:
-        keys = [f"dev-ip:{ip}"]
+        # No address (a Unix socket): no per-address counting, rather than one shared key.
+        keys = [f"dev-ip:{ip}"] if ip else []
         if device_id_text:
-            keys.append(f"dev:{device_id_text.lower()}:{ip}")
+            keys.append(f"dev:{device_id_text.lower()}:{ip or '-'}")
         return tuple(keys)
 
     async def device_failed(self, ip: str | None, device_id_text: str | None) -> int | None:
         """Count a failed device authentication; seconds to wait if a limit is now passed."""
         limits = self.limits
-        blocked = await self._count(
-            f"dev-ip:{ip}", limits.device_failures_per_ip, limits.device_window
-        )
-        if device_id_text:
-            blocked = (
-                await self._count(
-                    f"dev:{device_id_text.lower()}:{ip}",
-                    limits.device_failures_per_device,
-                    limits.device_window,
-                )
-                or blocked
+        blocked = None
+        for key in self.device_keys(ip, device_id_text):
+            limit = (
+                limits.device_failures_per_ip
+                if key.startswith("dev-ip:")
+                else limits.device_failures_per_device
             )
+            blocked = await self._count(key, limit, limits.device_window) or blocked
         return blocked
 
     # -- sign-ins
 
     @staticmethod
     def sign_in_keys(ip: str | None, email: str) -> tuple[str, ...]:
-        return (f"signin-ip:{ip}", f"signin-email:{email}")
+        return (f"signin-ip:{ip}", f"signin-email:{email}") if ip else (f"signin-email:{email}",)
 
     async def sign_in_failed(self, ip: str | None, email: str) -> int | None:
         limits = self.limits
-        by_ip = await self._count(
-            f"signin-ip:{ip}", limits.sign_in_failures_per_ip, limits.sign_in_window
+        by_ip = (
+            await self._count(
+                f"signin-ip:{ip}", limits.sign_in_failures_per_ip, limits.sign_in_window
+            )
+            if ip
+            else None
         )
         by_email = await self._count(
             f"signin-email:{email}", limits.sign_in_failures_per_email, limits.sign_in_window

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -42,11 +43,16 @@ async def test_failed_device_auth_per_device_and_ip(app_client: AppClientFactory
             body = assert_problem(limited, 429, "rate_limited")
             assert int(limited.headers["retry-after"]) == 60
             assert body["server_time"] == ts
-            # Blocked before its signature is even looked at.
+            # A correctly signed request still gets through from there: a shared address must
+            # not lock out the terminal behind it.
             genuine_there = await signed_request(
                 attacker, device, "GET", "/api/v1/device/me", timestamp=ts
             )
-            assert genuine_there.status_code == 429
+            assert genuine_there.status_code == 200
+            again_forged = await signed_request(
+                attacker, device, "GET", "/api/v1/device/me", secret=FORGED, timestamp=ts
+            )
+            assert_problem(again_forged, 429, "rate_limited")
         # Forging a device's id elsewhere does not lock the real terminal out.
         genuine = await signed_request(client, device, "GET", "/api/v1/device/me", timestamp=ts)
         assert genuine.status_code == 200
@@ -70,6 +76,11 @@ async def test_failed_device_auth_per_ip(app_client: AppClientFactory) -> None:
                 for d in devices
             ]
         assert codes == [401, 401, 401, 401, 429]
+        async with from_ip(client, "198.51.100.9") as attacker:
+            # Unknown device ids from the blocked address: refused without a lookup.
+            stranger = {"id": str(uuid.uuid4()), "secret": FORGED}
+            unknown = await signed_request(attacker, stranger, "GET", "/api/v1/device/poll")
+        assert_problem(unknown, 429, "rate_limited")
 
 
 async def test_failed_sign_ins_per_email(app_client: AppClientFactory) -> None:

@@ -42,6 +42,7 @@ async def issue_token(
     session: SessionDep,
     state: StateDep,
     request: Request,
+    response: Response,
 ) -> TokenOut:
     """Exchange email (as `username`) and password for a bearer access token."""
     client = await service.authenticate(
@@ -52,6 +53,7 @@ async def issue_token(
         throttle=state.throttle,
         ip=client_ip(request),
     )
+    response.headers["Cache-Control"] = "no-store"  # RFC 6749 5.1
     token = issue_access_token(
         client_id=client.id,
         key=state.keys.jwt_secret,

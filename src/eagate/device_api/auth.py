@@ -98,11 +98,15 @@ class DeviceAuthenticator:
         """The device that signed this request, or a DeviceAuthError in SPEC 4's order; 429
         instead once this client has failed too often (throttle.py)."""
         device_text = headers.get("x-device-id")
-        retry_after = self._throttle.retry_after(*Throttle.device_keys(ip, device_text))
-        if retry_after is not None:
+        blocked = self._throttle.retry_after(*Throttle.device_keys(ip, device_text))
+        if blocked is not None and not self._credentials.cached(device_text or "")[0]:
+            # Past its limit, this address gets no database lookup for ids we do not know.
             self._metrics.auth_failure(RateLimited.code)
-            raise RateLimited(retry_after, server_time=int(self._clock.time()))
+            raise RateLimited(blocked, server_time=int(self._clock.time()))
         try:
+            # Even past the limit a correctly signed request from a known device is served:
+            # forged requests from a shared address (a VPS farm, a NAT) must not lock out the
+            # terminals behind it, and a 256-bit key cannot be guessed anyway.
             return await self._verify_request(method, target, headers, body)
         except DeviceAuthError as failure:
             self._metrics.auth_failure(failure.code)
@@ -113,7 +117,7 @@ class DeviceAuthenticator:
                     ip=ip,
                     code=failure.code,
                 )
-            retry_after = await self._throttle.device_failed(ip, device_text)
+            retry_after = blocked or await self._throttle.device_failed(ip, device_text)
             if retry_after is not None:
                 raise RateLimited(retry_after, server_time=failure.extra["server_time"]) from None
             raise
@@ -173,11 +177,13 @@ class DeviceAuthenticator:
         if not credentials.is_active:
             raise DeviceRevokedAuth(server_time=now, device=credentials)
         if used_current and credentials.previous_key is not None:
-            await self._retire_previous_key(credentials.id)
+            await self._retire_previous_key(credentials)
         return credentials
 
-    async def _retire_previous_key(self, device_id: uuid.UUID) -> None:
-        """The device has the new secret: the rotated-out one stops working now."""
+    async def _retire_previous_key(self, credentials: DeviceCredentials) -> None:
+        """The device has the new secret: the rotated-out one stops working now (unless the
+        secret was rotated again meanwhile: then the new grace period stands)."""
+        device_id = credentials.id
         if device_id in self._retiring:
             return
         self._retiring.add(device_id)
@@ -185,7 +191,11 @@ class DeviceAuthenticator:
             async with self._database.transaction() as session:
                 await session.execute(
                     update(Device)
-                    .where(Device.id == device_id, Device.previous_secret_ciphertext.is_not(None))
+                    .where(
+                        Device.id == device_id,
+                        Device.previous_secret_ciphertext.is_not(None),
+                        Device.secret_ciphertext == credentials.sealed_key,
+                    )
                     .values(
                         previous_secret_ciphertext=None,
                         previous_secret_key_id=None,

@@ -46,6 +46,9 @@ class DeviceCredentials:
     key: bytes = field(repr=False)
     mac: hmac.HMAC = field(repr=False)  # keyed_mac(key), prepared once
     previous_key: bytes | None = field(repr=False)
+    # The stored ciphertext of ``key``: retiring the previous key is conditional on it, so a
+    # rotation that lands meanwhile is never undone.
+    sealed_key: bytes = field(repr=False)
     previous_expires_at: float | None  # unix seconds
     auth_token: str | None  # the shared freshness token read before loading (Redis only)
 
@@ -189,6 +192,7 @@ class CredentialCache:
             is_active=row.is_active,
             key=key,
             previous_key=previous_key,
+            sealed_key=row.secret_ciphertext,
             previous_expires_at=expires.timestamp() if expires else None,
             auth_token=token,
         )

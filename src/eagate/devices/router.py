@@ -25,7 +25,8 @@ router = APIRouter(prefix=f"{API_PREFIX}/devices", tags=["devices"])
 NOT_FOUND = problem_responses(404)
 
 
-def _with_secret(result: service.DeviceWithNewSecret) -> DeviceWithSecret:
+def _with_secret(result: service.DeviceWithNewSecret, response: Response) -> DeviceWithSecret:
+    response.headers["Cache-Control"] = "no-store"  # the secret must not sit in any cache
     return DeviceWithSecret.model_validate(
         {**DeviceOut.model_validate(result.device).model_dump(), "secret": result.secret}
     )
@@ -38,7 +39,12 @@ def _with_secret(result: service.DeviceWithNewSecret) -> DeviceWithSecret:
     responses=problem_responses(409),
 )
 async def register_device(
-    body: DeviceCreate, owner: CurrentOwner, session: SessionDep, state: StateDep, request: Request
+    body: DeviceCreate,
+    owner: CurrentOwner,
+    session: SessionDep,
+    state: StateDep,
+    request: Request,
+    response: Response,
 ) -> DeviceWithSecret:
     """Register an EA instance; the response carries its secret, shown this once only."""
     result = await service.register(
@@ -49,7 +55,7 @@ async def register_device(
         actor=owner_actor(request, owner.id),
         now=state.clock.now(),
     )
-    return _with_secret(result)
+    return _with_secret(result, response)
 
 
 @router.get("", response_model=list[DeviceOut])
@@ -129,6 +135,7 @@ async def rotate_device_secret(
     session: SessionDep,
     state: StateDep,
     request: Request,
+    response: Response,
 ) -> DeviceWithSecret:
     """Issue a new secret (shown once); the old one works until the device uses the new one."""
     result = await service.rotate_secret(
@@ -140,4 +147,4 @@ async def rotate_device_secret(
         actor=owner_actor(request, owner.id),
         now=state.clock.now(),
     )
-    return _with_secret(result)
+    return _with_secret(result, response)

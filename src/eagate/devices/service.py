@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -25,7 +25,7 @@ from eagate.signals.delivery import cancel_open_deliveries
 @dataclass(frozen=True)
 class DeviceWithNewSecret:
     device: Device
-    secret: str
+    secret: str = field(repr=False)
 
 
 async def _flush_checking_name(session: AsyncSession) -> None:

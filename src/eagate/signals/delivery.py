@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -27,7 +28,10 @@ from eagate.signals.schemas import AckRequest
 
 
 class DeliveryHub:
-    def __init__(self) -> None:
+    def __init__(self, *, max_idle_seconds: float | None = None) -> None:
+        # With wake-ups arriving from other instances, a lost one must not leave a device
+        # idle forever: past this, it re-checks the database (None: wake-ups are in-process).
+        self.max_idle_seconds = max_idle_seconds
         self._versions: dict[uuid.UUID, int] = {}
         self._idle_until: dict[uuid.UUID, float] = {}
         self._listeners: dict[uuid.UUID, set[asyncio.Event]] = {}
@@ -52,6 +56,8 @@ class DeliveryHub:
     def mark_idle(self, device_id: uuid.UUID, *, version: int, until: float) -> None:
         """Nothing is deliverable before ``until``, unless announced since ``version``."""
         if self._versions.get(device_id, 0) == version:
+            if self.max_idle_seconds is not None:
+                until = min(until, time.time() + self.max_idle_seconds)
             self._idle_until[device_id] = until
 
     def idle_until(self, device_id: uuid.UUID) -> float:

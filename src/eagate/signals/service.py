@@ -95,9 +95,13 @@ async def _target_devices(
     session: AsyncSession, client_id: uuid.UUID, device_ids: list[uuid.UUID] | None
 ) -> list[uuid.UUID]:
     if device_ids is None:
+        # FOR SHARE (PostgreSQL): a revocation committing meanwhile is waited for and seen,
+        # so no pending delivery is left for a revoked device. SQLite writers are serialized.
         active = list(
             await session.scalars(
-                select(Device.id).where(Device.client_id == client_id, Device.is_active)
+                select(Device.id)
+                .where(Device.client_id == client_id, Device.is_active)
+                .with_for_update(read=True)
             )
         )
         if not active:
@@ -106,9 +110,9 @@ async def _target_devices(
     wanted = list(dict.fromkeys(device_ids))
     rows = (
         await session.execute(
-            select(Device.id, Device.is_active).where(
-                Device.client_id == client_id, Device.id.in_(wanted)
-            )
+            select(Device.id, Device.is_active)
+            .where(Device.client_id == client_id, Device.id.in_(wanted))
+            .with_for_update(read=True)
         )
     ).all()
     found = {row.id: row.is_active for row in rows}

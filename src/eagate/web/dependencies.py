@@ -31,7 +31,7 @@ SESSION_COOKIE = "eagate_session"
 VISITOR_COOKIE = "eagate_visitor"
 CSRF_FIELD = "csrf_token"
 _CSRF_LABEL = b"eagate-dashboard-csrf\x00"
-_VISITOR_FORM = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+_VISITOR_FORM = re.compile(r"[A-Za-z0-9_-]{32,64}")
 
 
 def csrf_token_for(cookie_value: str, *, key: bytes) -> str:
@@ -171,7 +171,7 @@ class Visitor:
 
 def visitor(request: Request, state: StateDep) -> Visitor:
     value = request.cookies.get(VISITOR_COOKIE, "")
-    is_new = not _VISITOR_FORM.match(value)
+    is_new = not _VISITOR_FORM.fullmatch(value)
     if is_new:
         value = secrets.token_urlsafe(32)
     return Visitor(value, csrf_token_for(value, key=state.keys.jwt_secret), is_new)
@@ -184,7 +184,7 @@ def require_visitor_form(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Visitor:
     value = request.cookies.get(VISITOR_COOKIE, "")
-    if not _VISITOR_FORM.match(value) or not _tokens_match(
+    if not _VISITOR_FORM.fullmatch(value) or not _tokens_match(
         csrf_token, csrf_token_for(value, key=state.keys.jwt_secret)
     ):
         raise _refused(
