@@ -34,6 +34,7 @@ from eagate.errors import (
 )
 from eagate.signals import delivery
 from eagate.signals.delivery import Delivered
+from eagate.signals.service import signal_fields
 from eagate.state import AppState
 
 log = logging.getLogger("eagate.device_api")
@@ -76,20 +77,8 @@ def parse_poll_query(query: bytes) -> tuple[int, int]:
 
 
 def device_signal(item: Delivered) -> dict[str, Any]:
-    signal = item.signal
     return DeviceSignal(
-        signal_id=signal.id,
-        instrument=signal.instrument,
-        side=signal.side,
-        order_type=signal.order_type,
-        volume=signal.volume,
-        price=signal.price,
-        sl=signal.sl,
-        tp=signal.tp,
-        comment=signal.comment,
-        created_at=signal.created_at,
-        expires_at=signal.expires_at,
-        attempt=item.attempt,
+        signal_id=item.signal.id, attempt=item.attempt, **signal_fields(item.signal)
     ).model_dump(mode="json")
 
 

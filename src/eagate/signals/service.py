@@ -57,19 +57,26 @@ def delivery_status(delivery: Delivery, now: datetime) -> str:
     return delivery.status
 
 
+def signal_fields(signal: Signal) -> dict[str, Any]:
+    """What owners and devices alike are told of a signal."""
+    return {
+        "instrument": signal.instrument,
+        "side": signal.side,
+        "order_type": signal.order_type,
+        "volume": signal.volume,
+        "price": signal.price,
+        "sl": signal.sl,
+        "tp": signal.tp,
+        "comment": signal.comment,
+        "created_at": signal.created_at,
+        "expires_at": signal.expires_at,
+    }
+
+
 def signal_out(signal: Signal, deliveries: Sequence[Delivery], now: datetime) -> SignalOut:
     return SignalOut(
         id=signal.id,
-        instrument=signal.instrument,
-        side=signal.side,
-        order_type=signal.order_type,
-        volume=signal.volume,
-        price=signal.price,
-        sl=signal.sl,
-        tp=signal.tp,
-        comment=signal.comment,
-        created_at=signal.created_at,
-        expires_at=signal.expires_at,
+        **signal_fields(signal),
         deliveries=[
             DeliveryOut(
                 device_id=d.device_id,
