@@ -31,7 +31,7 @@ from eagate.accounts.security import Passwords, issue_access_token
 from eagate.db import Database
 from eagate.devices.models import Device
 from eagate.devices.names import name_key
-from eagate.devices.secrets import SecretBox, fingerprint, generate_secret
+from eagate.devices.secrets import SecretBox, fingerprint_of, generate_secret
 from eagate.ids import uuid7
 from eagate.keys import load_server_keys
 from eagate.settings import Settings
@@ -122,7 +122,7 @@ class Provisioner:
             "last_poll_at": None,
             "last_ack_at": None,
             "last_seen_at": None,
-            "secret_fingerprint": fingerprint(secret),
+            "secret_fingerprint": fingerprint_of(secret),
             "secret_key_id": sealed.key_id,
             "secret_ciphertext": sealed.ciphertext,
             "previous_secret_key_id": None,

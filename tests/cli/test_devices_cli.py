@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from eagate.devices.secrets import fingerprint
+from eagate.devices.secrets import fingerprint_of
 from tests.cli.operator_support import (
     Cli,
     describe,
@@ -59,12 +59,12 @@ def test_register_prints_the_secret_once_with_a_warning(cli: Cli, owner: dict[st
     assert result.stdout.count(secret) == 1
     assert "will not be shown again" in one_line(result.stdout)
     assert "EURUSD [bold]#1" in result.stdout  # trimmed, and shown as given (no markup)
-    assert fingerprint(secret) in result.stdout
+    assert fingerprint_of(secret) in result.stdout
 
     (listed,) = cli.json("devices", "list", "--email", owner["email"])
     assert listed["device_name"] == "EURUSD [bold]#1"
     assert listed["client_id"] == owner["id"]
-    assert listed["secret_fingerprint"] == fingerprint(secret)
+    assert listed["secret_fingerprint"] == fingerprint_of(secret)
     assert "secret" not in listed
     row = _device_row(cli, listed["id"])
     assert secret.encode() not in row.secret_ciphertext
@@ -183,7 +183,7 @@ def test_rotate_prints_a_new_secret_and_keeps_the_old_one_for_the_grace_period(
     rotated = cli.json("devices", "rotate", "--email", owner["email"], device["id"])
     assert rotated["id"] == device["id"]
     assert rotated["secret"] not in (device["secret"], new_secret)
-    assert rotated["secret_fingerprint"] == fingerprint(rotated["secret"])
+    assert rotated["secret_fingerprint"] == fingerprint_of(rotated["secret"])
     assert [a for a in _audit(cli, device["id"]) if a[0] == "device.secret_rotated"] == [
         ("device.secret_rotated", "operator:cli")
     ] * 2

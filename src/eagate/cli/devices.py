@@ -210,4 +210,4 @@ def rotate(
             f"or for {grace} s (EAGATE_SECRET_GRACE_SECONDS), whichever comes first."
         )
     else:
-        err.print("The previous secret no longer works (EAGATE_SECRET_GRACE_SECONDS is 0).")
+        err.print("The rotated-out key no longer works (EAGATE_SECRET_GRACE_SECONDS is 0).")

@@ -25,7 +25,7 @@ def generate_secret() -> str:
     return secrets.token_hex(SECRET_HEX_CHARS // 2)
 
 
-def fingerprint(secret: str) -> str:
+def fingerprint_of(secret: str) -> str:
     """First 8 hex chars of SHA-256(secret): lets an owner tell which secret an EA holds."""
     return hashlib.sha256(secret.encode("ascii")).hexdigest()[:8]
 
@@ -78,6 +78,6 @@ __all__ = [
     "SealedSecret",
     "SecretBox",
     "UnknownMasterKey",
-    "fingerprint",
+    "fingerprint_of",
     "generate_secret",
 ]

@@ -16,7 +16,7 @@ from eagate.devices.changes import record_auth_change
 from eagate.devices.errors import DeviceNameTaken, DeviceNotFound, DeviceRevoked
 from eagate.devices.models import Device
 from eagate.devices.names import name_key
-from eagate.devices.secrets import SecretBox, fingerprint, generate_secret
+from eagate.devices.secrets import SecretBox, fingerprint_of, generate_secret
 from eagate.ids import uuid7
 from eagate.pagination import Page, PageRequest
 from eagate.signals.delivery import cancel_open_deliveries
@@ -57,7 +57,7 @@ async def register(
         is_active=True,
         created_at=now,
         updated_at=now,
-        secret_fingerprint=fingerprint(secret),
+        secret_fingerprint=fingerprint_of(secret),
         secret_key_id=sealed.key_id,
         secret_ciphertext=sealed.ciphertext,
     )
@@ -204,7 +204,7 @@ async def rotate_secret(
         device.previous_secret_expires_at = None
     device.secret_key_id = sealed.key_id
     device.secret_ciphertext = sealed.ciphertext
-    device.secret_fingerprint = fingerprint(secret)
+    device.secret_fingerprint = fingerprint_of(secret)
     device.updated_at = now
     await session.flush()
     record_auth_change(session, [device.id], at=now)
