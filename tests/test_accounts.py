@@ -58,6 +58,14 @@ async def token_for(
     return await client.post(f"{API}/auth/token", data={"username": username, "password": password})
 
 
+async def delete_me(
+    client: httpx.AsyncClient, owner: Owner, password: str = PASSWORD
+) -> httpx.Response:
+    return await client.request(
+        "DELETE", f"{API}/clients/me", json={"password": password}, headers=owner.headers
+    )
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -442,7 +450,7 @@ async def test_delete_me_removes_the_account_and_everything_it_owns(
         deliveries = sa.table("deliveries", sa.column("device_id", sa.Uuid()))
         assert await count_rows(db, deliveries, device_id=devices[0]) == 1
 
-    response = await client.delete(f"{API}/clients/me", headers=owner.headers)
+    response = await delete_me(client, owner)
 
     assert response.status_code == 204
     assert response.content == b""
@@ -470,11 +478,11 @@ async def test_deleted_account_token_and_password_stop_working(
     client: httpx.AsyncClient,
 ) -> None:
     owner = await new_owner(client)
-    assert (await client.delete(f"{API}/clients/me", headers=owner.headers)).status_code == 204
+    assert (await delete_me(client, owner)).status_code == 204
 
     assert_not_authenticated(await client.get(f"{API}/clients/me", headers=owner.headers))
     assert_not_authenticated(await client.get(f"{API}/devices", headers=owner.headers))
-    assert_not_authenticated(await client.delete(f"{API}/clients/me", headers=owner.headers))
+    assert_not_authenticated(await delete_me(client, owner))
     assert_problem(await token_for(client, owner.email, PASSWORD), 401, "invalid_credentials")
 
 
@@ -482,7 +490,7 @@ async def test_email_can_sign_up_again_after_the_account_is_deleted(
     client: httpx.AsyncClient,
 ) -> None:
     owner = await new_owner(client)
-    await client.delete(f"{API}/clients/me", headers=owner.headers)
+    await delete_me(client, owner)
 
     again = await sign_up(client, owner.email)
 

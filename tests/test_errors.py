@@ -12,7 +12,7 @@ import pytest
 
 from eagate.clock import FrozenClock
 from tests.conftest import AppClientFactory
-from tests.helpers import Owner, assert_problem, new_owner, register_device
+from tests.helpers import PASSWORD, Owner, assert_problem, new_owner, register_device
 from tests.registry_support import API, device_url, list_devices, non_raising
 
 LIMIT = 64 * 1024
@@ -229,7 +229,9 @@ async def test_every_response_has_request_id_and_server_time(
         "413": await client.post(f"{API}/devices", content=too_big, headers=JSON),
         "422": await client.get(f"{API}/devices?limit=0", headers=owner.headers),
         "health": await client.get("/healthz"),
-        "204": await client.delete(f"{API}/clients/me", headers=owner.headers),
+        "204": await client.request(
+            "DELETE", f"{API}/clients/me", json={"password": PASSWORD}, headers=owner.headers
+        ),
     }
     assert device["id"]
 

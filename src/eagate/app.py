@@ -71,6 +71,8 @@ def build_state(settings: Settings, clock: Clock | None = None) -> AppState:
             sign_in_failures_per_ip=settings.sign_in_failures_per_ip,
             sign_in_failures_per_email=settings.sign_in_failures_per_email,
             sign_in_window=settings.sign_in_window_seconds,
+            sign_ups_per_ip=settings.sign_ups_per_ip,
+            sign_up_window=settings.sign_up_window_seconds,
         ),
     )
     auth_failures = AuthFailureLog(database, clock)
@@ -159,6 +161,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     for router in (
         accounts.public,
+        accounts.sessions,
         accounts.router,
         devices.router,
         signals.stats_router,

@@ -6,9 +6,10 @@ both start here, so they resolve keys and reach the database in exactly the same
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
-from eagate.accounts.security import Passwords
+from eagate.accounts.security import HashingGate, Passwords
 from eagate.db import Database
 from eagate.devices.secrets import SecretBox
 from eagate.keys import ServerKeys, load_server_keys
@@ -35,4 +36,12 @@ def build_core(settings: Settings) -> Core:
 
 
 def build_passwords(settings: Settings) -> Passwords:
-    return Passwords(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib)
+    return Passwords(
+        time_cost=settings.argon2_time_cost,
+        memory_kib=settings.argon2_memory_kib,
+        gate=HashingGate(
+            slots=settings.password_hash_concurrency or os.cpu_count() or 1,
+            queue=settings.password_hash_queue,
+            wait_seconds=settings.password_hash_wait_seconds,
+        ),
+    )

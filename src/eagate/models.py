@@ -1,6 +1,6 @@
 """Imports every domain's models so Base.metadata knows all tables (Alembic, tests)."""
 
-from eagate.accounts.models import Client
+from eagate.accounts.models import Client, OwnerSession
 from eagate.audit.models import AuditEvent
 from eagate.devices.models import Device, DeviceAuthChange
 from eagate.signals.models import Ack, Delivery, IdempotencyKey, Signal
@@ -13,5 +13,6 @@ __all__ = [
     "Device",
     "DeviceAuthChange",
     "IdempotencyKey",
+    "OwnerSession",
     "Signal",
 ]

@@ -31,6 +31,7 @@ class Problem(BaseModel):
 _DESCRIPTIONS = {
     400: "Malformed request",
     401: "Not authenticated",
+    403: "Forbidden",
     404: "Not found",
     409: "Conflict",
     413: "Payload too large",

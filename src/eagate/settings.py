@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     # anything below OWASP's minimum (19 MiB, 2 passes).
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(65536, ge=8)
+    # Password hashes running at once (unset: one per core), and callers that may wait (up to
+    # password_hash_wait_seconds) for a free slot; past that, 503 password_hashing_busy.
+    password_hash_concurrency: int | None = Field(None, ge=1)
+    password_hash_queue: int = Field(4, ge=0)
+    password_hash_wait_seconds: float = Field(2.0, gt=0, le=30)
+    # Sign-up attempts per client IP per window before 429.
+    sign_ups_per_ip: int = Field(20, ge=1)
+    sign_up_window_seconds: int = Field(600, ge=1)
     # Throttling (see throttle.py): failures allowed per window before 429.
     device_auth_failures_per_ip: int = Field(300, ge=1)
     device_auth_failures_per_device: int = Field(30, ge=1)

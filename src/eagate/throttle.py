@@ -8,6 +8,9 @@ counts together). Past a limit, until the window ends:
   database lookup; a correctly signed request of a known device is still served, so forged
   traffic from a shared address (a VPS farm, a NAT) cannot lock out the terminals behind it;
 - sign-ins: per client IP and per email, refused with 429 before the password is checked.
+  Each attempt is counted *before* its password is verified (and given back when it
+  succeeds), so guesses sent all at once cannot pass the limit while they are being checked;
+- sign-ups: per client IP, counted before the password is hashed.
 
 A successful request costs one check of an (almost always empty) dict: no I/O.
 """
@@ -32,6 +35,16 @@ class RateLimited(ProblemError):
         )
 
 
+class SignUpsThrottled(ProblemError):
+    status, code, title = 429, "rate_limited", "Too many sign-ups from this address"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"too many sign-ups from this address; retry after {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
 @dataclass(frozen=True)
 class Limits:
     device_failures_per_ip: int
@@ -40,6 +53,8 @@ class Limits:
     sign_in_failures_per_ip: int
     sign_in_failures_per_email: int
     sign_in_window: int
+    sign_ups_per_ip: int = 20
+    sign_up_window: int = 600
 
 
 class Throttle:
@@ -95,19 +110,42 @@ class Throttle:
     # -- sign-ins
 
     @staticmethod
-    def sign_in_keys(ip: str | None, email: str) -> tuple[str, ...]:
-        return (f"signin-ip:{ip}", f"signin-email:{email}") if ip else (f"signin-email:{email}",)
+    def sign_in_keys(ip: str | None, email: str, generation: int = 0) -> tuple[str, ...]:
+        # ``generation`` (the account's lockout generation) moves on when an operator resets
+        # the email's lockout: a fresh counter on every instance, with nothing to delete.
+        email_key = f"signin-email:{email}" + (f"#{generation}" if generation else "")
+        return (f"signin-ip:{ip}", email_key) if ip else (email_key,)
 
-    async def sign_in_failed(self, ip: str | None, email: str) -> int | None:
+    async def reserve_sign_in(self, keys: tuple[str, ...]) -> None:
+        """Count a sign-in attempt before its password is checked; RateLimited (and nothing
+        to verify) once a limit is passed. A successful attempt is given back with
+        ``release_sign_in``: only failures use up the allowance."""
+        retry_after = self.retry_after(*keys)
+        if retry_after is not None:
+            raise RateLimited(retry_after)
         limits = self.limits
-        by_ip = (
-            await self._count(
-                f"signin-ip:{ip}", limits.sign_in_failures_per_ip, limits.sign_in_window
+        blocked = None
+        for key in keys:
+            limit = (
+                limits.sign_in_failures_per_ip
+                if key.startswith("signin-ip:")
+                else limits.sign_in_failures_per_email
             )
-            if ip
-            else None
+            blocked = await self._count(key, limit, limits.sign_in_window) or blocked
+        if blocked is not None:
+            raise RateLimited(blocked)
+
+    async def release_sign_in(self, keys: tuple[str, ...]) -> None:
+        for key in keys:
+            await self._coordination.count(key, window=self.limits.sign_in_window, delta=-1)
+
+    async def count_sign_up(self, ip: str | None) -> None:
+        """Count a sign-up attempt from this address; SignUpsThrottled past the limit."""
+        if not ip:
+            return
+        key = f"signup-ip:{ip}"
+        retry_after = self.retry_after(key) or await self._count(
+            key, self.limits.sign_ups_per_ip, self.limits.sign_up_window
         )
-        by_email = await self._count(
-            f"signin-email:{email}", limits.sign_in_failures_per_email, limits.sign_in_window
-        )
-        return by_email or by_ip
+        if retry_after is not None:
+            raise SignUpsThrottled(retry_after)

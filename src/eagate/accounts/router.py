@@ -1,66 +1,130 @@
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from eagate.accounts import service
-from eagate.accounts.dependencies import CurrentOwner
-from eagate.accounts.schemas import ClientOut, SignupRequest, TokenOut
-from eagate.accounts.security import issue_access_token
+from eagate.accounts import flows, service
+from eagate.accounts.dependencies import (
+    CurrentOwner,
+    CurrentPrincipal,
+    FlowsDep,
+    PrincipalOutsideTransaction,
+)
+from eagate.accounts.schemas import (
+    AccountDeletion,
+    ClientOut,
+    PasswordChange,
+    Session,
+    SignupRequest,
+    TokenOut,
+)
 from eagate.api import API_PREFIX
 from eagate.openapi import problem_responses
+from eagate.pagination import PageRequest, page_request, set_next_link
 from eagate.requests import client_ip
 from eagate.state import SessionDep, StateDep
 
 public = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["accounts"])
+sessions = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["accounts"])
 router = APIRouter(prefix=f"{API_PREFIX}/clients", tags=["accounts"])
+
+# Password routes may be refused before the password is checked: too many attempts (429), or
+# too many passwords being checked at once (503, Retry-After).
+HASHING = (429, 503)
 
 
 @public.post(
     "/signup",
     status_code=status.HTTP_201_CREATED,
     response_model=ClientOut,
-    responses=problem_responses(409),
+    responses=problem_responses(409, *HASHING),
 )
-async def sign_up(body: SignupRequest, session: SessionDep, state: StateDep) -> ClientOut:
+async def sign_up(body: SignupRequest, ctx: FlowsDep, request: Request) -> ClientOut:
     """Create an owner account."""
-    client = await service.sign_up(
-        session,
-        email=body.email,
-        password=body.password,
-        passwords=state.passwords,
-        now=state.clock.now(),
+    client = await flows.sign_up(
+        ctx, email=body.email, password=body.password, ip=client_ip(request)
     )
     return ClientOut.model_validate(client)
 
 
-@public.post("/token", response_model=TokenOut, responses=problem_responses(401, 429))
+@public.post("/token", response_model=TokenOut, responses=problem_responses(401, 403, *HASHING))
 async def issue_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
-    session: SessionDep,
+    ctx: FlowsDep,
     state: StateDep,
     request: Request,
     response: Response,
 ) -> TokenOut:
-    """Exchange email (as `username`) and password for a bearer access token."""
-    client = await service.authenticate(
-        session,
+    """Exchange email (as `username`) and password for a bearer access token (a new session)."""
+    signed_in = await flows.sign_in(
+        ctx,
         email=form.username.strip().lower(),
         password=form.password,
-        passwords=state.passwords,
-        throttle=state.throttle,
         ip=client_ip(request),
-    )
-    response.headers["Cache-Control"] = "no-store"  # RFC 6749 5.1
-    token = issue_access_token(
-        client_id=client.id,
-        key=state.keys.jwt_secret,
-        now=state.clock.now(),
+        user_agent=request.headers.get("user-agent"),
+        jwt_key=state.keys.jwt_secret,
         ttl_seconds=state.settings.access_token_ttl_seconds,
     )
-    return TokenOut(access_token=token.token, expires_in=token.expires_in)
+    response.headers["Cache-Control"] = "no-store"  # RFC 6749 5.1
+    return TokenOut(access_token=signed_in.token.token, expires_in=signed_in.token.expires_in)
+
+
+@sessions.post("/logout", status_code=status.HTTP_204_NO_CONTENT, operation_id="log_out")
+async def log_out(principal: CurrentPrincipal, session: SessionDep, state: StateDep) -> Response:
+    """Sign out: revoke the presented token's session, on every instance."""
+    await service.revoke_session(
+        session,
+        client_id=principal.client.id,
+        session_id=principal.session_id,
+        now=state.clock.now(),
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@sessions.get("/sessions", response_model=list[Session], operation_id="list_sessions")
+async def list_sessions(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    state: StateDep,
+    request: Request,
+    response: Response,
+    page: Annotated[PageRequest, Depends(page_request)],
+) -> list[Session]:
+    """The owner's live sessions, newest first; `current` marks this token's."""
+    result = await service.list_sessions(
+        session, client_id=principal.client.id, page=page, now=state.clock.now()
+    )
+    set_next_link(request, response, result.next_after)
+    return [
+        Session(
+            id=item.id,
+            created_at=item.created_at,
+            last_used_at=item.last_used_at,
+            ip=item.ip,
+            user_agent=item.user_agent,
+            current=item.id == principal.session_id,
+        )
+        for item in result.items
+    ]
+
+
+@sessions.delete(
+    "/sessions/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(404),
+    operation_id="revoke_session",
+)
+async def revoke_session(
+    session_id: uuid.UUID, owner: CurrentOwner, session: SessionDep, state: StateDep
+) -> Response:
+    """Revoke one of the owner's sessions (sign it out), on every instance."""
+    await service.revoke_session(
+        session, client_id=owner.id, session_id=session_id, now=state.clock.now()
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/me", response_model=ClientOut)
@@ -69,8 +133,36 @@ async def read_me(owner: CurrentOwner) -> ClientOut:
     return ClientOut.model_validate(owner)
 
 
-@router.delete("/me", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_me(owner: CurrentOwner, session: SessionDep, state: StateDep) -> Response:
-    """Delete the account and, by database cascade, everything it owns."""
-    await service.delete_client(session, owner.id, now=state.clock.now())
+@router.post(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(403, *HASHING),
+    operation_id="change_password",
+)
+async def change_password(
+    body: PasswordChange, principal: PrincipalOutsideTransaction, ctx: FlowsDep, request: Request
+) -> Response:
+    """Change the password; every other session is revoked."""
+    await flows.change_password(
+        ctx,
+        client_id=principal.client.id,
+        session_id=principal.session_id,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        ip=client_ip(request),
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete(
+    "/me", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(403, *HASHING)
+)
+async def delete_me(
+    body: AccountDeletion, principal: PrincipalOutsideTransaction, ctx: FlowsDep, request: Request
+) -> Response:
+    """Delete the account (its password confirms) and, by database cascade, everything it
+    owns."""
+    await flows.delete_account(
+        ctx, client_id=principal.client.id, password=body.password, ip=client_ip(request)
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

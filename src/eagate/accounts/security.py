@@ -2,26 +2,81 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import anyio.to_thread
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from eagate.accounts.errors import PasswordHashingBusy
+
+T = TypeVar("T")
+
+BUSY_RETRY_AFTER_SECONDS = 1
+
+
+class HashingGate:
+    """At most ``slots`` password hashes at once, and at most ``queue`` callers waiting (each
+    for up to ``wait_seconds``) for one to finish; anyone else is refused at once with
+    PasswordHashingBusy (503, ``Retry-After``).
+
+    Each Argon2 hash takes ``memory_kib`` of memory and a core for ~0.1-0.2 s: bounding them
+    bounds the server's memory and keeps the event loop's core for everything else. The short
+    queue absorbs a burst (a few sign-ins arriving in the same instant) instead of refusing
+    it; a waiter holds no memory, no thread and no database connection, and there are at most
+    ``queue`` of them, so nothing grows without bound.
+    """
+
+    def __init__(self, *, slots: int, queue: int, wait_seconds: float) -> None:
+        self.slots = slots
+        self._queue = queue
+        self._wait_seconds = wait_seconds
+        self._semaphore = asyncio.Semaphore(slots)
+        self._waiting = 0
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        if self._semaphore.locked() and self._waiting >= self._queue:
+            raise PasswordHashingBusy(BUSY_RETRY_AFTER_SECONDS)
+        self._waiting += 1
+        try:
+            async with asyncio.timeout(self._wait_seconds):
+                await self._semaphore.acquire()
+        except TimeoutError:
+            raise PasswordHashingBusy(BUSY_RETRY_AFTER_SECONDS) from None
+        finally:
+            self._waiting -= 1
+        try:
+            yield
+        finally:
+            self._semaphore.release()
+
 
 class Passwords:
-    """Argon2id hashing, run in a worker thread (~0.2 s of CPU at the default cost)."""
+    """Argon2id hashing (~0.2 s of CPU at the default cost), in a worker thread, through the
+    gate. Callers hold no database transaction or connection while they await these."""
 
-    def __init__(self, *, time_cost: int, memory_kib: int) -> None:
+    def __init__(self, *, time_cost: int, memory_kib: int, gate: HashingGate | None = None) -> None:
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+        self.gate = gate or HashingGate(slots=1, queue=8, wait_seconds=30.0)
         # Verified against when the email is unknown, so both paths cost one verification.
         self._dummy_hash = self._hasher.hash("eagate-dummy-password-for-equal-timing")
 
+    async def _run(self, work: Callable[[], T]) -> T:
+        async with self.gate.slot():
+            # Not abandoned on cancellation: the slot is freed only when the hash is done, so
+            # a client that hangs up cannot make room for more hashes than there are slots.
+            return await anyio.to_thread.run_sync(work)
+
     async def hash(self, password: str) -> str:
-        return await anyio.to_thread.run_sync(self._hasher.hash, password)
+        return await self._run(lambda: self._hasher.hash(password))
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
         def verify() -> bool:
@@ -31,7 +86,7 @@ class Passwords:
                 return False
             return password_hash is not None
 
-        return await anyio.to_thread.run_sync(verify)
+        return await self._run(verify)
 
 
 JWT_ALGORITHM = "HS256"
@@ -44,11 +99,27 @@ class AccessToken:
     expires_in: int
 
 
+@dataclass(frozen=True)
+class AccessClaims:
+    client_id: uuid.UUID
+    session_id: uuid.UUID
+
+
+class TokenRefused(Exception):
+    """The token cannot be used; the message says why (it is shown as the 401's detail)."""
+
+
 def issue_access_token(
-    *, client_id: uuid.UUID, key: bytes, now: datetime, ttl_seconds: int
+    *,
+    client_id: uuid.UUID,
+    session_id: uuid.UUID,
+    key: bytes,
+    now: datetime,
+    ttl_seconds: int,
 ) -> AccessToken:
     claims = {
         "sub": str(client_id),
+        "jti": str(session_id),
         "aud": JWT_AUDIENCE,
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=ttl_seconds)).timestamp()),
@@ -56,8 +127,9 @@ def issue_access_token(
     return AccessToken(jwt.encode(claims, key, algorithm=JWT_ALGORITHM), ttl_seconds)
 
 
-def read_access_token(*, token: str, key: bytes, now: datetime) -> uuid.UUID | None:
-    """The client id the token was issued to, or None if it is invalid or expired."""
+def read_access_token(*, token: str, key: bytes, now: datetime) -> AccessClaims:
+    """The account and session the token was issued for; TokenRefused if it is invalid or
+    expired (whether its session still stands is for the caller to look up)."""
     try:
         claims = jwt.decode(
             token,
@@ -67,14 +139,16 @@ def read_access_token(*, token: str, key: bytes, now: datetime) -> uuid.UUID | N
             # Expiry is checked below against our clock (injectable), not PyJWT's wall clock;
             # so is nothing else time-based.
             options={
-                "require": ["sub", "exp", "iat", "aud"],
+                "require": ["sub", "jti", "exp", "iat", "aud"],
                 "verify_exp": False,
                 "verify_iat": False,
                 "verify_nbf": False,
             },
         )
-        if int(claims["exp"]) <= now.timestamp():
-            return None
-        return uuid.UUID(str(claims["sub"]))
+        expires = int(claims["exp"])
+        parsed = AccessClaims(uuid.UUID(str(claims["sub"])), uuid.UUID(str(claims["jti"])))
     except (jwt.InvalidTokenError, ValueError, TypeError):
-        return None
+        raise TokenRefused("the bearer token is invalid") from None
+    if expires <= now.timestamp():
+        raise TokenRefused("the bearer token has expired")
+    return parsed

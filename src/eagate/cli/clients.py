@@ -6,12 +6,13 @@ import os
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from rich.table import Table
 
 from eagate.accounts import service as accounts
 from eagate.accounts.models import Client
-from eagate.accounts.schemas import ClientOut, SignupRequest
+from eagate.accounts.schemas import ClientOut, Email, SignupRequest
+from eagate.audit.service import OPERATOR_CLI
 from eagate.cli.common import (
     CommandError,
     EmailOption,
@@ -39,7 +40,8 @@ PASSWORD_ENV = "EAGATE_CLIENT_PASSWORD"  # noqa: S105 (a variable name)
 
 @app.callback()
 def clients() -> None:
-    """Owner accounts: create, list, delete (operators, acting on the database directly)."""
+    """Owner accounts: create, list, delete, lock (operators, acting on the database
+    directly)."""
 
 
 @app.command()
@@ -54,14 +56,11 @@ def create(email: EmailOption, json_output: JsonOption = False) -> None:
         raise fail(validation_messages(exc), 2) from None
 
     async def work(core: Core) -> Client:
-        passwords = build_passwords(core.settings)
+        # Hashed before the transaction opens: a running server's writers never wait on it.
+        password_hash = await build_passwords(core.settings).hash(request.password)
         async with core.database.transaction() as session:
-            return await accounts.sign_up(
-                session,
-                email=request.email,
-                password=request.password,
-                passwords=passwords,
-                now=Clock().now(),
+            return await accounts.create_client(
+                session, email=request.email, password_hash=password_hash, now=Clock().now()
             )
 
     client = ClientOut.model_validate(run(work))
@@ -144,3 +143,64 @@ def delete(
         markup=False,
     )
     err.print("its devices can no longer sign; its access tokens are refused")
+
+
+_EMAIL: TypeAdapter[str] = TypeAdapter(Email)
+
+
+def _normalize_email(value: str) -> str:
+    try:
+        return _EMAIL.validate_python(value)
+    except ValidationError as exc:
+        raise typer.BadParameter(validation_messages(exc)) from None
+
+
+# `eagate clients lock EMAIL`: the email as an argument, as operators type it.
+EmailArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="EMAIL",
+        help="The owner's email (case-insensitive)",
+        callback=_normalize_email,
+        show_default=False,
+    ),
+]
+
+
+def _set_locked(email: str, *, locked: bool) -> int:
+    async def work(core: Core) -> int:
+        async with core.database.transaction() as session:
+            client = await owner_by_email(session, email)
+            return await accounts.set_locked(
+                session, client.id, locked=locked, actor=OPERATOR_CLI, now=Clock().now()
+            )
+
+    return run(work)
+
+
+@app.command()
+def lock(email: EmailArgument) -> None:
+    """Lock an account: every session is revoked at once, and sign-in is refused (403
+    account_locked) until `eagate clients unlock`."""
+    revoked = _set_locked(email, locked=True)
+    out.print(f"locked {email}; {revoked} session(s) revoked", markup=False)
+
+
+@app.command()
+def unlock(email: EmailArgument) -> None:
+    """Unlock an account locked with `eagate clients lock` (its owner signs in again)."""
+    _set_locked(email, locked=False)
+    out.print(f"unlocked {email}", markup=False)
+
+
+@app.command("reset-lockout")
+def reset_lockout(email: EmailArgument) -> None:
+    """Clear the sign-in throttle of an email (too many failed sign-ins), on every instance."""
+
+    async def work(core: Core) -> None:
+        async with core.database.transaction() as session:
+            client = await owner_by_email(session, email)
+            await accounts.reset_lockout(session, client.id)
+
+    run(work)
+    out.print(f"sign-in attempts of {email} may start again", markup=False)

@@ -1,6 +1,8 @@
 """The dashboard's session cookie, and CSRF protection for its forms.
 
-The session cookie holds the owner's access token (the API's JWT), HttpOnly and SameSite=Lax.
+The session cookie holds the owner's access token (the API's JWT), HttpOnly and SameSite=Lax;
+like a bearer token it names a server-side session, checked on every request, so signing out
+revokes it (the cookie value, and the same value sent as a bearer token, are refused at once).
 Every form carries a CSRF token: an HMAC, under the server's JWT secret, of the cookie the
 form is bound to (the session cookie once signed in; before that, a random visitor cookie, so
 the sign-in and sign-up forms cannot be posted from elsewhere either). A POST is refused with
@@ -13,6 +15,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import uuid
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlencode, urlsplit
@@ -20,10 +23,9 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
+from eagate.accounts.dependencies import authenticate_token
 from eagate.accounts.models import Client
-from eagate.accounts.security import read_access_token
-from eagate.accounts.service import get_client
-from eagate.logs import bind_actor
+from eagate.errors import NotAuthenticated
 from eagate.state import SessionDep, StateDep
 from eagate.web.rendering import UI_PREFIX, EarlyResponse, error_page
 
@@ -108,18 +110,20 @@ class Viewer:
 
     owner: Client
     csrf_token: str
+    session_id: uuid.UUID
 
 
 async def signed_in_owner(request: Request, state: StateDep, session: SessionDep) -> Viewer | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    client_id = read_access_token(token=token, key=state.keys.jwt_secret, now=state.clock.now())
-    owner = await get_client(session, client_id) if client_id else None
-    if owner is None:
+    try:
+        principal = await authenticate_token(state, session, token)
+    except NotAuthenticated:
         return None
-    bind_actor(client_id=owner.id)
-    return Viewer(owner, csrf_token_for(token, key=state.keys.jwt_secret))
+    return Viewer(
+        principal.client, csrf_token_for(token, key=state.keys.jwt_secret), principal.session_id
+    )
 
 
 async def require_owner(

@@ -19,10 +19,11 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from eagate.accounts import flows as accounts_flows
 from eagate.accounts import service as accounts_service
-from eagate.accounts.errors import InvalidCredentials
+from eagate.accounts.dependencies import FlowsDep
+from eagate.accounts.errors import AccountLocked, InvalidCredentials, PasswordHashingBusy
 from eagate.accounts.schemas import SignupRequest
-from eagate.accounts.security import issue_access_token
 from eagate.audit import service as audit_service
 from eagate.devices import service as devices_service
 from eagate.devices.errors import DeviceNotFound
@@ -151,6 +152,10 @@ def _too_many_attempts(retry_after: int) -> str:
     return f"Too many failed attempts: try again in {span_text(retry_after)}."
 
 
+def _busy(retry_after: int) -> str:
+    return f"The server is busy checking passwords: try again in {span_text(retry_after)}."
+
+
 def _sign_in_page(
     request: Request,
     visitor: Visitor,
@@ -194,7 +199,7 @@ async def sign_in_page(
 async def sign_in(
     request: Request,
     visitor: VisitorForm,
-    session: SessionDep,
+    ctx: FlowsDep,
     state: StateDep,
     email: Annotated[str, Form(max_length=320)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
@@ -210,27 +215,27 @@ async def sign_in(
             response.headers["Retry-After"] = str(retry_after)
         return response
 
-    # The same service, so the same brute-force throttle, as the API's token endpoint.
+    # The same flow, so the same brute-force throttle and hashing bound, as the API's token
+    # endpoint; no transaction is open while the password is checked.
     try:
-        owner = await accounts_service.authenticate(
-            session,
+        signed_in = await accounts_flows.sign_in(
+            ctx,
             email=email.strip().lower(),
             password=password,
-            passwords=state.passwords,
-            throttle=state.throttle,
             ip=client_ip(request),
+            user_agent=request.headers.get("user-agent"),
+            jwt_key=state.keys.jwt_secret,
+            ttl_seconds=state.settings.access_token_ttl_seconds,
         )
     except RateLimited as limited:
         retry_after = int(limited.headers["Retry-After"])
         return form_again(_too_many_attempts(retry_after), 429, retry_after)
-    except InvalidCredentials as error:
-        return form_again(error.title, 400)
-    token = issue_access_token(
-        client_id=owner.id,
-        key=state.keys.jwt_secret,
-        now=state.clock.now(),
-        ttl_seconds=state.settings.access_token_ttl_seconds,
-    )
+    except PasswordHashingBusy as busy:
+        retry_after = int(busy.headers["Retry-After"])
+        return form_again(_busy(retry_after), 503, retry_after)
+    except (InvalidCredentials, AccountLocked) as error:
+        return form_again(error.title, 400 if isinstance(error, InvalidCredentials) else 403)
+    token = signed_in.token
     response = _redirect(safe_next(next_url))
     start_session(request, response, token=token.token, max_age=token.expires_in)
     return response
@@ -265,7 +270,7 @@ async def sign_up_page(request: Request, viewer: MaybeSignedIn, visitor: Visitor
 async def sign_up(
     request: Request,
     visitor: VisitorForm,
-    session: SessionDep,
+    ctx: FlowsDep,
     state: StateDep,
     email: Annotated[str, Form(max_length=1024)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
@@ -286,32 +291,39 @@ async def sign_up(
             status_code=422,
         )
     try:
-        async with session.begin_nested():
-            owner = await accounts_service.sign_up(
-                session,
-                email=signup.email,
-                password=signup.password,
-                passwords=state.passwords,
-                now=state.clock.now(),
-            )
+        owner = await accounts_flows.sign_up(
+            ctx, email=signup.email, password=signup.password, ip=client_ip(request)
+        )
+        signed_in = await accounts_flows.open_session(
+            ctx,
+            owner,
+            ip=client_ip(request),
+            user_agent=request.headers.get("user-agent"),
+            jwt_key=state.keys.jwt_secret,
+            ttl_seconds=state.settings.access_token_ttl_seconds,
+        )
     except ProblemError as error:
-        return _sign_up_page(
+        response = _sign_up_page(
             request, visitor, email=email, errors=[error.title], status_code=error.status
         )
-    token = issue_access_token(
-        client_id=owner.id,
-        key=state.keys.jwt_secret,
-        now=state.clock.now(),
-        ttl_seconds=state.settings.access_token_ttl_seconds,
-    )
+        if "Retry-After" in error.headers:
+            response.headers["Retry-After"] = error.headers["Retry-After"]
+        return response
+    token = signed_in.token
     response = _redirect(UI_PREFIX)
     start_session(request, response, token=token.token, max_age=token.expires_in)
     return response
 
 
 @pages.post("/signout")
-async def sign_out(request: Request, viewer: SignedInForm) -> Response:
-    """End the session: the browser forgets the cookie."""
+async def sign_out(
+    request: Request, viewer: SignedInForm, session: SessionDep, state: StateDep
+) -> Response:
+    """End the session: revoked on the server (the cookie's token is refused everywhere from
+    now on), and forgotten by the browser."""
+    await accounts_service.revoke_session(
+        session, client_id=viewer.owner.id, session_id=viewer.session_id, now=state.clock.now()
+    )
     response = _redirect(f"{UI_PREFIX}/signin?notice=signed_out")
     end_session(request, response)
     return response
