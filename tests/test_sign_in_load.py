@@ -145,7 +145,7 @@ async def test_sign_ups_beyond_the_hashing_bound_get_503_at_once(
             )
             for n in range(10)
         ]
-        answers = await bounded(asyncio.gather(*more), "sign-ups past the bound")  # type: ignore[arg-type]
+        answers = await bounded(asyncio.gather(*more), "sign-ups past the bound")
 
         assert hasher.entered == 1  # nobody else hashed (nor holds 64 MiB) meanwhile
         for answer in answers:

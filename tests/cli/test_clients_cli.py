@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.cli.operator_support import (
@@ -169,3 +170,78 @@ def test_delete_cascades_and_running_servers_stop_accepting_its_devices(
 
 def _db(cli: Cli) -> dict[str, str]:
     return {"EAGATE_DATABASE_URL": cli.database_url, "EAGATE_JWT_SECRET": "j" * 40}
+
+
+def _sign_in(base_url: str, email: str, password: str = PASSWORD) -> httpx.Response:
+    return httpx.post(
+        f"{base_url}/api/v1/auth/token",
+        data={"username": email, "password": password},
+        timeout=10,
+    )
+
+
+def test_lock_revokes_every_session_and_refuses_sign_in_until_unlock(
+    cli: Cli, tmp_path: Path
+) -> None:
+    owner = cli.new_owner()
+    other = cli.new_owner()
+    with eagate_serve(tmp_path / "server", **cli.settings, **_db(cli)) as server:
+        tokens = [_sign_in(server.url, owner["email"]).json()["access_token"] for _ in range(2)]
+        others_token = _sign_in(server.url, other["email"]).json()["access_token"]
+
+        result = cli.ok("clients", "lock", owner["email"].upper())
+        assert "2 session(s) revoked" in result.stdout
+
+        # At once, with no cache to wait for: every owner request checks its session.
+        for token in tokens:
+            me = httpx.get(
+                f"{server.url}/api/v1/clients/me",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=10,
+            )
+            assert me.status_code == 401, me.text
+            assert me.json()["code"] == "not_authenticated"
+        refused = _sign_in(server.url, owner["email"])
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["code"] == "account_locked"
+        still = httpx.get(
+            f"{server.url}/api/v1/clients/me",
+            headers={"Authorization": f"Bearer {others_token}"},
+            timeout=10,
+        )
+        assert still.status_code == 200  # nobody else is touched
+
+        cli.ok("clients", "unlock", owner["email"])
+        assert _sign_in(server.url, owner["email"]).status_code == 200
+    actions = [
+        row.action
+        for row in query(
+            cli.database_url,
+            "SELECT action FROM audit_events WHERE client_id = :id ORDER BY id",
+            id=uuid_param(cli.database_url, owner["id"]),
+        )
+    ]
+    assert actions.count("owner.signed_in") == 3
+    assert "owner.locked" in actions
+    assert "owner.unlocked" in actions
+
+
+def test_reset_lockout_lets_a_throttled_email_sign_in_again(cli: Cli, tmp_path: Path) -> None:
+    owner = cli.new_owner()
+    settings = {**cli.settings, **_db(cli), "EAGATE_SIGN_IN_FAILURES_PER_EMAIL": "2"}
+    with eagate_serve(tmp_path / "server", **settings) as server:
+        wrong = [_sign_in(server.url, owner["email"], "wrong password").status_code for _ in "abc"]
+        assert wrong == [401, 401, 429]
+        assert _sign_in(server.url, owner["email"]).status_code == 429
+
+        result = cli.ok("clients", "reset-lockout", owner["email"])
+        assert owner["email"] in result.stdout
+
+        assert _sign_in(server.url, owner["email"]).status_code == 200
+
+
+@pytest.mark.parametrize("command", ["lock", "unlock", "reset-lockout"])
+def test_lock_commands_refuse_an_unknown_email(cli: Cli, command: str) -> None:
+    result = cli("clients", command, "nobody@example.com")
+    assert result.returncode == 1, describe(result)
+    assert "no account with the email nobody@example.com" in result.stderr
