@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from eagate.datadir import ensure_private_dir
 from eagate.settings import Environment, Settings
 
 log = logging.getLogger("eagate.keys")
@@ -47,7 +48,7 @@ def new_master_key_text() -> str:
 
 def _read_or_create(path: Path, make: Callable[[], str]) -> str:
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(path.parent)
         # Written whole under a temporary name, then linked into place: a crash cannot leave
         # a truncated key, and of two workers starting at once only one key wins (link fails
         # if the name exists).

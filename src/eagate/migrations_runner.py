@@ -8,7 +8,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import make_url
+
+from eagate.datadir import prepare_sqlite_file
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -23,9 +24,7 @@ def alembic_config(database_url: str) -> Config:
 def upgrade_to_head(database_url: str) -> None:
     """Apply every pending migration. Synchronous: call it before the event loop starts, or
     from a thread."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    prepare_sqlite_file(database_url)  # 0600 (and its -wal, -shm) before SQLite makes it
     command.upgrade(alembic_config(database_url), "head")
 
 
