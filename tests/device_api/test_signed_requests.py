@@ -191,3 +191,28 @@ async def test_a_secret_under_an_unknown_master_key_is_a_503_not_a_crash(
     assert body["server_time"] > 0
     async with app_client(master_key=new_key, previous_master_keys=old_key) as client:
         assert (await signed_request(client, device, "GET", "/api/v1/device/me")).status_code == 200
+
+
+async def test_a_revoked_device_on_its_grace_secret_hears_device_revoked(
+    client: httpx.AsyncClient,
+) -> None:
+    """Issue 10, defect 7: rotate, then revoke; the EA still on the previous secret is told
+    the real reason, while a wrong key is still only an invalid signature."""
+    owner = await new_owner(client)
+    device = await register_device(client, owner)
+    rotated = await client.post(
+        f"/api/v1/devices/{device['id']}/rotate-secret", headers=owner.headers
+    )
+    assert rotated.status_code == 200
+    revoked = await client.post(f"/api/v1/devices/{device['id']}/revoke", headers=owner.headers)
+    assert revoked.status_code == 200
+
+    for target in ("/api/v1/device/me", "/api/v1/device/poll"):
+        on_previous = await signed_request(client, device, "GET", target)
+        assert_problem(on_previous, 401, "device_revoked")
+        on_new = await signed_request(
+            client, device, "GET", target, secret=rotated.json()["secret"]
+        )
+        assert_problem(on_new, 401, "device_revoked")
+        wrong = await signed_request(client, device, "GET", target, secret="f" * 64)
+        assert_problem(wrong, 401, "invalid_signature")

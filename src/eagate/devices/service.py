@@ -157,10 +157,9 @@ async def revoke(
     device.revoked_at = now
     device.revoke_reason = reason
     device.updated_at = now
-    # A revoked device can never sign again: drop any rotated-out key along with it.
-    device.previous_secret_ciphertext = None
-    device.previous_secret_key_id = None
-    device.previous_secret_expires_at = None
+    # A rotated-out key in its grace period is kept until that ends: a terminal still
+    # signing with it is the device, and must hear `device_revoked`, not
+    # `invalid_signature` (issue 10). It can never be served: the device is inactive.
     await cancel_open_deliveries(session, device_id=device.id, now=now)
     await session.flush()
     record_auth_change(session, [device.id], at=now)
