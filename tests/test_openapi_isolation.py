@@ -33,7 +33,11 @@ DOCUMENT = build_document()
 ID_ROUTES = id_routes(DOCUMENT)
 
 # What each path parameter names: the not-found code a stranger must get for it.
-NOT_FOUND_CODES = {"device_id": "device_not_found", "signal_id": "signal_not_found"}
+NOT_FOUND_CODES = {
+    "device_id": "device_not_found",
+    "signal_id": "signal_not_found",
+    "session_id": "session_not_found",
+}
 
 # A valid body for the routes that take one: an intruder's request must fail on ownership, not
 # on validation (422 would be answered before any lookup, and prove nothing).
@@ -56,7 +60,8 @@ def body_for(label: str, operation: dict[str, Any]) -> dict[str, Any] | None:
 
 
 async def owned_world(client: httpx.AsyncClient) -> tuple[Owner, dict[str, str]]:
-    """An owner with two devices and a signal delivered to both; its ids by parameter name."""
+    """An owner with two devices, a signal delivered to both and a session; its ids by
+    parameter name."""
     owner = await new_owner(client)
     device = await register_device(client, owner, "private EA")
     await register_device(client, owner, "second EA")
@@ -66,7 +71,12 @@ async def owned_world(client: httpx.AsyncClient) -> tuple[Owner, dict[str, str]]
         headers=owner.headers,
     )
     assert signal.status_code == 201, signal.text
-    return owner, {"device_id": device["id"], "signal_id": signal.json()["id"]}
+    (session,) = await read(client, owner, "/auth/sessions")
+    return owner, {
+        "device_id": device["id"],
+        "signal_id": signal.json()["id"],
+        "session_id": session["id"],
+    }
 
 
 async def read(client: httpx.AsyncClient, owner: Owner, path: str, **params: Any) -> Any:
@@ -85,6 +95,7 @@ async def snapshot(client: httpx.AsyncClient, owner: Owner) -> dict[str, Any]:
         "signals": signals,
         "signal_details": [await read(client, owner, f"/signals/{s['id']}") for s in signals],
         "audit": await read(client, owner, "/audit", limit=200),
+        "sessions": await read(client, owner, "/auth/sessions"),
     }
 
 

@@ -49,6 +49,8 @@ MAX_FUZZ_WAIT = 1
 SIGNUP = "POST /api/v1/auth/signup"
 TOKEN = "POST /api/v1/auth/token"
 DELETE_ACCOUNT = "DELETE /api/v1/clients/me"
+CHANGE_PASSWORD = "POST /api/v1/clients/me/password"
+LOG_OUT = "POST /api/v1/auth/logout"
 CREATE_SIGNAL = "POST /api/v1/signals"
 ACK = "POST /api/v1/device/ack"
 POLL = "GET /api/v1/device/poll"
@@ -135,20 +137,33 @@ class Owner:
         return created
 
 
+def sign_in(http: requests.Session, email: str) -> str:
+    """A new session's token."""
+    token = http.post(f"{API_PREFIX}/auth/token", data={"username": email, "password": PASSWORD})
+    assert token.status_code == 200, token.text
+    access_token: str = token.json()["access_token"]
+    return access_token
+
+
 def sign_up(http: requests.Session) -> Owner:
     email = f"fuzz-{uuid.uuid4().hex[:12]}@example.com"
     signup = http.post(f"{API_PREFIX}/auth/signup", json={"email": email, "password": PASSWORD})
     assert signup.status_code == 201, signup.text
-    token = http.post(f"{API_PREFIX}/auth/token", data={"username": email, "password": PASSWORD})
-    assert token.status_code == 200, token.text
-    return Owner(http, email, token.json()["access_token"])
+    return Owner(http, email, sign_in(http, email))
 
 
 @pytest.fixture(scope="module")
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    # Fuzzing fails many sign-ins from one address: not what this test is about.
+    # Fuzzing fails many sign-ins (and password checks) from one address and signs up many
+    # owners: the throttles are not what this test is about.
     app = create_app(
-        make_settings(database_url, tmp_path_factory.mktemp("fuzz"), sign_in_failures_per_ip=10**6)
+        make_settings(
+            database_url,
+            tmp_path_factory.mktemp("fuzz"),
+            sign_in_failures_per_ip=10**6,
+            sign_in_failures_per_email=10**6,
+            sign_ups_per_ip=10**6,
+        )
     )
     try:
         with asgi.get_client(app) as http:
@@ -176,11 +191,16 @@ def owner(server: Server) -> Iterator[Owner]:
         owner.create("/signals", {"instrument": "EURUSD", "side": "buy", "volume": 0.1}),
         owner.create("/signals", {"instrument": "XAUUSD", "side": "sell", "volume": 2}),
     ]
+    # Other sessions of the owner, for the session routes to revoke (never the fuzzing one).
+    for _ in range(2):
+        sign_in(server.http, owner.email)
+    listed = server.http.get(f"{API_PREFIX}/auth/sessions", headers=owner.bearer).json()
     REAL.update(
         # The signer's id stays out of owner paths: revoking or rotating it would leave the
         # device routes nothing but 401s to exercise.
         device_id=[device["id"] for device in devices],
         signal_id=[signal["id"] for signal in signals],
+        session_id=[session["id"] for session in listed if not session["current"]],
         email=owner.email,
     )
     yield owner
@@ -193,7 +213,7 @@ def with_real_ids(values: Any) -> st.SearchStrategy[Any]:
         # Schemathesis draws its examples phase at collection, before any id exists.
         return st.just(values)
     choices = [values]
-    for name in ("device_id", "signal_id"):
+    for name in ("device_id", "signal_id", "session_id"):
         if name in values:
             choices += [{**values, name: real} for real in REAL[name]]
     return st.sampled_from(choices)
@@ -241,6 +261,11 @@ def flatmap_body(context: schemathesis.HookContext, body: Any) -> st.SearchStrat
         return st.sampled_from([body, {**body, "email": unique}])
     if label == TOKEN:
         return st.sampled_from([body, {**body, "username": REAL["email"], "password": PASSWORD}])
+    if label == DELETE_ACCOUNT:
+        return st.sampled_from([body, {"password": PASSWORD}])
+    if label == CHANGE_PASSWORD:
+        # "Changed" to the same password, so the owner keeps signing in with it.
+        return st.sampled_from([body, {"current_password": PASSWORD, "new_password": PASSWORD}])
     return st.just(body)
 
 
@@ -307,6 +332,9 @@ def test_operation_conforms_to_document(
     elif label == DELETE_ACCOUNT:
         # Deleting the fuzzing owner would leave the operation's later examples only 401s.
         kwargs["headers"] = sign_up(server.http).bearer
+    elif label == LOG_OUT:
+        # Likewise signing its token out: each example signs out a session of its own.
+        kwargs["headers"] = {"Authorization": f"Bearer {sign_in(server.http, owner.email)}"}
     elif case.operation.definition.raw.get("security"):
         kwargs["headers"] = owner.bearer
     response = case.call(**kwargs)
