@@ -44,6 +44,7 @@ BENCHMARKS = {
     "registry_scale": "(4) registry at scale on PostgreSQL",
     "verify_cost": "(5) signed request verification vs Argon2id",
     "activity_writes": "(6) database writes per 1,000 polls",
+    "sign_in_load": "(7) sign-in under load: POST /signals p99, RSS of 100 sign-ups",
 }
 
 
