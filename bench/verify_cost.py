@@ -90,9 +90,10 @@ async def _authenticate_cost(settings: Settings, calls: int) -> dict[str, Any]:
         )
         now = int(time.time())
         # Signing is the device's work, done before the clock starts.
+        # As the server receives them: ASGI's raw (lower-case name, value) pairs.
         requests = [
-            {
-                name.lower(): value
+            [
+                (name.lower().encode(), value.encode())
                 for name, value in signed_headers(
                     secret=device["secret"],
                     device_id=device["id"],
@@ -100,7 +101,7 @@ async def _authenticate_cost(settings: Settings, calls: int) -> dict[str, Any]:
                     path_and_query=TARGET,
                     timestamp=now,
                 ).items()
-            }
+            ]
             for _ in range(calls + 1)
         ]
         # The first call loads and decrypts the key; every later one finds it cached.

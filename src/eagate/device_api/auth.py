@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import update
 
@@ -24,20 +24,51 @@ from eagate.device_api.failures import AuthFailureLog
 from eagate.devices.changes import record_auth_change
 from eagate.devices.models import Device
 from eagate.metrics import Metrics
-from eagate.signing import MalformedSignatureHeaders as MalformedHeaders
 from eagate.signing import (
+    HEADER_DEVICE_ID,
+    HEADER_NONCE,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
     body_sha256,
     canonical_string,
     parse_device_id,
     parse_signature_headers,
     signature_matches,
 )
+from eagate.signing import MalformedSignatureHeaders as MalformedHeaders
 from eagate.throttle import RateLimited, Throttle
 
 log = logging.getLogger("eagate.device_api")
 
 # Verified against when the device is unknown, so that path costs the same HMAC.
 _UNKNOWN_DEVICE_KEY = b"0" * 64
+
+
+_SIGNING_HEADERS = {
+    name.lower().encode(): name
+    for name in (HEADER_DEVICE_ID, HEADER_TIMESTAMP, HEADER_NONCE, HEADER_SIGNATURE)
+}
+
+
+def read_signing_headers(
+    raw: Iterable[tuple[bytes, bytes]],
+) -> tuple[dict[str, str], str | None]:
+    """The signing headers of a request (ASGI form: lower-case names) by name, and the name of
+    one sent more than once (None if none was).
+
+    The one reading of them for every signed route: a header sent twice must not be read as
+    its first value by one route and its last by another.
+    """
+    found: dict[str, str] = {}
+    repeated = None
+    for name, value in raw:
+        if name in _SIGNING_HEADERS:
+            text = name.decode("latin-1")
+            if text in found:
+                repeated = _SIGNING_HEADERS[name]
+            else:
+                found[text] = value.decode("latin-1")
+    return found, repeated
 
 
 # What a verified request resolves to: the cached credentials themselves (no copy per request;
@@ -91,13 +122,15 @@ class DeviceAuthenticator:
         *,
         method: str,
         target: str,
-        headers: Mapping[str, str],
+        headers: Iterable[tuple[bytes, bytes]],
         body: bytes,
         ip: str | None,
     ) -> AuthenticatedDevice:
         """The device that signed this request, or a DeviceAuthError in SPEC 4's order; 429
-        instead once this client has failed too often (throttle.py)."""
-        device_text = headers.get("x-device-id")
+        instead once this client has failed too often (throttle.py). ``headers``: the raw
+        (ASGI) request headers."""
+        signing, repeated = read_signing_headers(headers)
+        device_text = signing.get("x-device-id")
         blocked = self._throttle.retry_after(*Throttle.device_keys(ip, device_text))
         if blocked is not None and not self._credentials.cached(device_text or "")[0]:
             # Past its limit, this address gets no database lookup for ids we do not know.
@@ -107,7 +140,7 @@ class DeviceAuthenticator:
             # Even past the limit a correctly signed request from a known device is served:
             # forged requests from a shared address (a VPS farm, a NAT) must not lock out the
             # terminals behind it, and a 256-bit key cannot be guessed anyway.
-            return await self._verify_request(method, target, headers, body)
+            return await self._verify_request(method, target, signing, repeated, body)
         except DeviceAuthError as failure:
             self._metrics.auth_failure(failure.code)
             if failure.device is not None:
@@ -123,9 +156,16 @@ class DeviceAuthenticator:
             raise
 
     async def _verify_request(
-        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        repeated: str | None,
+        body: bytes,
     ) -> AuthenticatedDevice:
         now = int(self._clock.time())
+        if repeated is not None:
+            raise MalformedSignatureHeaders(f"{repeated} sent more than once", server_time=now)
         try:
             signed = parse_signature_headers(headers)
             known, credentials = self._credentials.cached(signed.device_id_text)

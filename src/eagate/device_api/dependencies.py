@@ -34,7 +34,7 @@ async def signed_device(request: Request, state: StateDep) -> AuthenticatedDevic
     device = await state.device_auth.authenticate(
         method=request.method,
         target=request_target(request),
-        headers=request.headers,
+        headers=request.scope["headers"],
         body=await request.body(),
         ip=request.client.host if request.client else None,
     )

@@ -127,17 +127,13 @@ class PollHandler:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        signing_headers: dict[str, str] = {}
         has_body = False
         incoming_id = None
         header_bytes = 0
         for key, value in scope["headers"]:
             header_bytes += len(key) + len(value)
-            if key[:2] == b"x-":
-                if key == b"x-request-id":
-                    incoming_id = value
-                else:
-                    signing_headers[key.decode("latin-1")] = value.decode("latin-1")
+            if key == b"x-request-id":
+                incoming_id = value
             elif key == b"content-length" or key == b"transfer-encoding":
                 has_body = value != b"0"
         request_id = request_id_for(incoming_id, self.request_ids)
@@ -155,7 +151,7 @@ class PollHandler:
             device = await self.auth.authenticate(
                 method="GET",
                 target=(raw_path + b"?" + query if query else raw_path).decode("latin-1"),
-                headers=signing_headers,
+                headers=scope["headers"],  # the signing ones read by the authenticator
                 body=body,
                 ip=client[0] if (client := scope.get("client")) else None,
             )
