@@ -154,6 +154,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         version="1.0.0",
         summary="Device registry and signed device API for MetaTrader 5 Expert Advisors",
         lifespan=lifespan,
+        # No redirect from `/path/` to `/path`: Starlette builds its Location from the Host
+        # header (host injection); an unknown path is a 404 like any other.
+        redirect_slashes=False,
         # Any operation can meet these: bad JSON, oversized bodies, bad input, no credentials.
         responses=problem_responses(400, 401, 413, 422),
     )
