@@ -24,6 +24,7 @@ from eagate.audit import router as audit
 from eagate.clock import Clock
 from eagate.coordination import create_coordination
 from eagate.core import build_core, build_passwords
+from eagate.db import DatabaseBusy
 from eagate.device_api import router as device_api
 from eagate.device_api.activity import ActivityRecorder
 from eagate.device_api.auth import DeviceAuthenticator
@@ -33,6 +34,7 @@ from eagate.device_api.openapi import document_poll_route
 from eagate.devices import changes as device_changes
 from eagate.devices import router as devices
 from eagate.errors import (
+    DatabaseBusyProblem,
     MalformedJson,
     PayloadTooLarge,
     ProblemError,
@@ -231,6 +233,9 @@ def _install_error_handlers(app: FastAPI, clock: Clock) -> None:
         }
         return respond(request, exc.status_code, body, dict(exc.headers or {}))
 
+    async def on_database_busy(request: Request, exc: Exception) -> Response:
+        return await on_problem(request, DatabaseBusyProblem(str(exc)))
+
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
         return respond(request, 500, internal_error_body())
@@ -238,6 +243,7 @@ def _install_error_handlers(app: FastAPI, clock: Clock) -> None:
     app.add_exception_handler(ProblemError, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(DatabaseBusy, on_database_busy)
     app.add_exception_handler(Exception, on_unexpected)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -153,10 +155,32 @@ def create_engine(url: str) -> AsyncEngine:
     )
 
 
-class Database:
-    """The engine and the two session factories (read-write and read-only)."""
+class DatabaseBusy(Exception):
+    """A write waited longer than ``Database.write_wait_seconds`` for its turn."""
 
-    def __init__(self, url: str) -> None:
+
+# The task that holds this process's SQLite write turn (see ``Database``): a write
+# transaction it opens inside its own is not queued behind itself. A task created meanwhile
+# inherits the variable but is another task, so it still queues.
+_WRITE_TURN_HOLDER: ContextVar[asyncio.Task[Any] | None] = ContextVar(
+    "eagate_write_turn_holder", default=None
+)
+
+
+class Database:
+    """The engine, the two session factories (read-write and read-only), and on SQLite the
+    queue of this process's writers.
+
+    SQLite lets one transaction write at a time. Left to ``busy_timeout``, waiting writers
+    poll the lock with growing sleeps, and whichever looks when it is free wins: under a
+    stream of short writers (the claims of a thousand long-polls arriving at once) a signal's
+    transaction could lose for many seconds and its devices hear of it only when their
+    long-polls time out. So this process's write transactions take turns, first come first
+    served, before they take a pooled connection; ``BEGIN IMMEDIATE`` then finds the lock
+    free unless another process (an operator command) holds it, which ``busy_timeout`` covers.
+    """
+
+    def __init__(self, url: str, *, write_wait_seconds: float = 10.0) -> None:
         self.url = url
         self.engine = create_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
@@ -164,22 +188,54 @@ class Database:
         self.read_sessions = async_sessionmaker(
             self.engine.execution_options(**{SQLITE_READ_ONLY: True}), expire_on_commit=False
         )
+        self.write_wait_seconds = write_wait_seconds
+        # One per event loop (the CLI may run several loops over one Database in turn).
+        self._write_turns: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+
+    def _write_turn(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._write_turns is None or self._write_turns[0] is not loop:
+            self._write_turns = (loop, asyncio.Lock())
+        return self._write_turns[1]
+
+    @asynccontextmanager
+    async def _writer_turn(self, read_only: bool) -> AsyncIterator[None]:
+        task = asyncio.current_task()
+        if read_only or not self.is_sqlite or _WRITE_TURN_HOLDER.get() is task:
+            yield
+            return
+        turn = self._write_turn()
+        try:
+            async with asyncio.timeout(self.write_wait_seconds):
+                await turn.acquire()
+        except TimeoutError:
+            raise DatabaseBusy(f"no turn to write within {self.write_wait_seconds:g} s") from None
+        holder = _WRITE_TURN_HOLDER.set(task)
+        try:
+            yield
+        finally:
+            try:
+                _WRITE_TURN_HOLDER.reset(holder)
+            except ValueError:  # left in another context than entered (a framework's choice)
+                _WRITE_TURN_HOLDER.set(None)
+            turn.release()
 
     @asynccontextmanager
     async def transaction(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commit on success (then run the after-commit hooks), roll back
-        on any error."""
+        """One unit of work: commit on success (then run the after-commit hooks, once this
+        process's next writer may already go on), roll back on any error."""
         factory = self.read_sessions if read_only else self.sessions
-        async with factory() as session:
+        async with self._writer_turn(read_only), factory() as session:
             async with session.begin():
                 yield session
-            for hook in session.info.pop(_AFTER_COMMIT, ()):
-                try:
-                    await hook()
-                except Exception:
-                    # The transaction is committed: a failed notice must not turn it into an
-                    # error response. Each hook has its own fallback (see its docstring).
-                    log.exception("after-commit hook failed")
+            hooks = session.info.pop(_AFTER_COMMIT, ())
+        for hook in hooks:
+            try:
+                await hook()
+            except Exception:
+                # The transaction is committed: a failed notice must not turn it into an
+                # error response. Each hook has its own fallback (see its docstring).
+                log.exception("after-commit hook failed")
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -90,3 +90,10 @@ class NotFound(ProblemError):
 
 class MethodNotAllowed(ProblemError):
     status, code, title = 405, "method_not_allowed", "Method not allowed"
+
+
+class DatabaseBusyProblem(ProblemError):
+    status, code, title = 503, "database_busy", "The database is busy; retry shortly"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(detail, headers={"Retry-After": "1"}, **extra)

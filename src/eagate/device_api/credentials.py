@@ -32,6 +32,8 @@ log = logging.getLogger("eagate.device_api")
 # between stamping it and committing, and than clock skew between instances.
 _WATCH_LOOKBACK = timedelta(seconds=60)
 _OUTBOX_RETENTION = timedelta(hours=1)
+# Devices loaded by one query at most (bound parameters stay well under SQLite's limit).
+_LOAD_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,8 @@ class CredentialCache:
         # unknown ids do not reach the database.
         self._entries: dict[str, DeviceCredentials | None] = {}
         self._loading: dict[uuid.UUID, asyncio.Future[DeviceCredentials | None]] = {}
+        self._to_load: list[uuid.UUID] = []
+        self._loader: asyncio.Task[None] | None = None  # the loop holds tasks weakly
         self._seen_changes: set[int] = set()
         self._generation = 0
         # Where the shared freshness token comes from (set by RedisCoordination).
@@ -98,26 +102,40 @@ class CredentialCache:
         except KeyError:
             pass
         pending = self._loading.get(device_id)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[DeviceCredentials | None] = (
-            asyncio.get_running_loop().create_future()
-        )
-        self._loading[device_id] = future
-        generation = self._generation
-        try:
-            credentials = await self._load(device_id)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: waiters, if any, re-raise it themselves
-            raise
-        finally:
-            self._loading.pop(device_id, None)
-        # An invalidation that arrived while we were loading wins over what we read.
-        if generation == self._generation:
-            self._store(device_id, credentials)
-        future.set_result(credentials)
-        return credentials
+        if pending is None:
+            pending = asyncio.get_running_loop().create_future()
+            self._loading[device_id] = pending
+            self._to_load.append(device_id)
+            if self._loader is None or self._loader.done():
+                self._loader = asyncio.ensure_future(self._load_queued())
+        return await asyncio.shield(pending)
+
+    async def _load_queued(self) -> None:
+        """Load the devices asked for, many to a query, one query at a time: a fleet of
+        terminals reconnecting at once costs a few queries, not one each."""
+        while self._to_load:
+            await asyncio.sleep(0)  # let the requests of this event-loop tick join
+            batch, self._to_load = self._to_load[:_LOAD_BATCH], self._to_load[_LOAD_BATCH:]
+            generation = self._generation
+            try:
+                loaded = await self._load(batch)
+            except Exception as exc:
+                for device_id in batch:
+                    future = self._loading.pop(device_id)
+                    future.set_exception(exc)
+                    future.exception()  # mark retrieved: waiters re-raise it themselves
+                continue
+            for device_id in batch:
+                credentials = loaded.get(device_id)
+                # An invalidation that arrived while we were loading wins over what we read.
+                if generation == self._generation and not isinstance(credentials, Exception):
+                    self._store(device_id, credentials)
+                future = self._loading.pop(device_id)
+                if isinstance(credentials, Exception):
+                    future.set_exception(credentials)
+                    future.exception()
+                else:
+                    future.set_result(credentials)
 
     def invalidate(self, device_ids: Iterable[uuid.UUID]) -> None:
         self._generation += 1
@@ -135,14 +153,24 @@ class CredentialCache:
                 del self._entries[stale]
         self._entries[str(device_id)] = credentials
 
-    async def _load(self, device_id: uuid.UUID) -> DeviceCredentials | None:
-        # The token first: a change committed after this read replaces it, so a stale load is
-        # caught on the device's next request.
-        token = await self.token_source(device_id) if self.token_source else None
+    async def _load(
+        self, device_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, DeviceCredentials | Exception]:
+        """Each device's credentials (absent: no such device), or the error that keeps its
+        key unreadable."""
+        # The tokens first: a change committed after this read replaces one, so a stale load
+        # is caught on the device's next request.
+        source = self.token_source
+        tokens = (
+            await asyncio.gather(*(source(device_id) for device_id in device_ids))
+            if source
+            else [None] * len(device_ids)
+        )
         async with self._database.transaction(read_only=True) as session:
-            row = (
+            rows = (
                 await session.execute(
                     select(
+                        Device.id,
                         Device.client_id,
                         Device.device_name,
                         Device.is_active,
@@ -151,26 +179,28 @@ class CredentialCache:
                         Device.previous_secret_key_id,
                         Device.previous_secret_ciphertext,
                         Device.previous_secret_expires_at,
-                    ).where(Device.id == device_id)
+                    ).where(Device.id.in_(device_ids))
                 )
-            ).one_or_none()
-        if row is None:
-            return None
-        try:
-            return self._unseal(device_id, row, token)
-        except (UnknownMasterKey, InvalidTag) as exc:
-            # The operator has not given this process the key the secret is under (or the
-            # row was tampered with): refuse the device's requests, say why in the log.
-            log.error(
-                "cannot decrypt the secret of device %s (%s): check EAGATE_MASTER_KEY and "
-                "EAGATE_PREVIOUS_MASTER_KEYS",
-                device_id,
-                type(exc).__name__,
-            )
-            raise DeviceKeyUnavailable(
-                "this device's key cannot be read by this server; retry later",
-                headers={"Retry-After": "30"},
-            ) from None
+            ).all()
+        token_of = dict(zip(device_ids, tokens, strict=True))
+        loaded: dict[uuid.UUID, DeviceCredentials | Exception] = {}
+        for row in rows:
+            try:
+                loaded[row.id] = self._unseal(row.id, row, token_of[row.id])
+            except (UnknownMasterKey, InvalidTag) as exc:
+                # The operator has not given this process the key the secret is under (or
+                # the row was tampered with): refuse the device's requests, say why in the log.
+                log.error(
+                    "cannot decrypt the secret of device %s (%s): check EAGATE_MASTER_KEY and "
+                    "EAGATE_PREVIOUS_MASTER_KEYS",
+                    row.id,
+                    type(exc).__name__,
+                )
+                loaded[row.id] = DeviceKeyUnavailable(
+                    "this device's key cannot be read by this server; retry later",
+                    headers={"Retry-After": "30"},
+                )
+        return loaded
 
     def _unseal(self, device_id: uuid.UUID, row: Any, token: str | None) -> DeviceCredentials:
         key = self._secret_box.open(

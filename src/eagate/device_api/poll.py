@@ -22,10 +22,12 @@ from starlette.types import Message, Receive, Scope, Send
 
 from eagate.api import API_PREFIX
 from eagate.asgi import MAX_HEADER_BYTES, HeadersTooLarge, request_id_for
+from eagate.db import DatabaseBusy
 from eagate.device_api.auth import AuthenticatedDevice
 from eagate.device_api.schemas import DeviceSignal
 from eagate.errors import (
     PROBLEM_JSON,
+    DatabaseBusyProblem,
     MethodNotAllowed,
     PayloadTooLarge,
     ProblemError,
@@ -179,6 +181,8 @@ class PollHandler:
                         limit=limit,
                         gone=gone if wait else None,
                     )
+                except DatabaseBusy as busy:
+                    raise DatabaseBusyProblem(str(busy)) from None
                 finally:
                     if watcher is not None:
                         watcher.cancel()

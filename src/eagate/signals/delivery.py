@@ -180,32 +180,37 @@ async def claim_deliveries(
 
 
 class DeliveryClaimer:
-    """Claims for every long-poll woken in the same event-loop tick, in one transaction."""
+    """Claims for long-polls, many devices to a statement, one transaction at a time.
+
+    Claims asked for while a batch is in the database wait for it and then go together:
+    a thousand terminals polling at once cost a handful of transactions, not a thousand
+    writers queueing for SQLite's one write lock ahead of the signal they are waiting for.
+    """
 
     def __init__(self, database: Database, clock: Clock, *, lease_seconds: int) -> None:
         self._database = database
         self._clock = clock
         self._lease_seconds = lease_seconds
         self._queue: list[tuple[uuid.UUID, int, asyncio.Future[Claimed]]] = []
-        self._running: set[asyncio.Future[None]] = set()  # the loop holds tasks weakly
+        self._worker: asyncio.Task[None] | None = None  # the loop holds tasks weakly
 
     async def claim(self, device_id: uuid.UUID, limit: int) -> Claimed:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Claimed] = loop.create_future()
-        if not self._queue:
-            loop.call_soon(self._start)
+        future: asyncio.Future[Claimed] = asyncio.get_running_loop().create_future()
         self._queue.append((device_id, limit, future))
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.ensure_future(self._drain())
         return await future
 
-    def _start(self) -> None:
-        batch, self._queue = self._queue, []
-        by_limit: dict[int, list[tuple[uuid.UUID, asyncio.Future[Claimed]]]] = {}
-        for device_id, limit, future in batch:
-            by_limit.setdefault(limit, []).append((device_id, future))
-        for limit, waiters in by_limit.items():
-            task = asyncio.ensure_future(self._claim(limit, waiters))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+    async def _drain(self) -> None:
+        while self._queue:
+            await asyncio.sleep(0)  # let the claims of this event-loop tick join the batch
+            batch, self._queue = self._queue, []
+            by_limit: dict[int, list[tuple[uuid.UUID, asyncio.Future[Claimed]]]] = {}
+            for device_id, limit, future in batch:
+                if not future.done():  # its long-poll may have ended meanwhile
+                    by_limit.setdefault(limit, []).append((device_id, future))
+            for limit, waiters in by_limit.items():
+                await self._claim(limit, waiters)
 
     async def _claim(
         self, limit: int, waiters: list[tuple[uuid.UUID, asyncio.Future[Claimed]]]
