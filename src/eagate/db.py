@@ -225,17 +225,17 @@ class Database:
         """One unit of work: commit on success (then run the after-commit hooks, once this
         process's next writer may already go on), roll back on any error."""
         factory = self.read_sessions if read_only else self.sessions
-        async with self._writer_turn(read_only), factory() as session:
-            async with session.begin():
+        # The session takes a pooled connection at its first statement, after the turn.
+        async with factory() as session:
+            async with self._writer_turn(read_only), session.begin():
                 yield session
-            hooks = session.info.pop(_AFTER_COMMIT, ())
-        for hook in hooks:
-            try:
-                await hook()
-            except Exception:
-                # The transaction is committed: a failed notice must not turn it into an
-                # error response. Each hook has its own fallback (see its docstring).
-                log.exception("after-commit hook failed")
+            for hook in session.info.pop(_AFTER_COMMIT, ()):
+                try:
+                    await hook()
+                except Exception:
+                    # The transaction is committed: a failed notice must not turn it into an
+                    # error response. Each hook has its own fallback (see its docstring).
+                    log.exception("after-commit hook failed")
 
     async def dispose(self) -> None:
         await self.engine.dispose()
