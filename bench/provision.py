@@ -19,14 +19,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 from sqlalchemy import insert
 
 from bench.harness import PASSWORD, asyncpg_dsn
-from eagate.accounts.models import Client
+from eagate.accounts.models import Client, OwnerSession
 from eagate.accounts.security import Passwords, issue_access_token
 from eagate.db import Database
 from eagate.devices.models import Device
@@ -37,7 +37,9 @@ from eagate.keys import load_server_keys
 from eagate.settings import Settings
 
 CLIENTS = Client.__table__
+SESSIONS = OwnerSession.__table__
 DEVICES = Device.__table__
+TOKEN_TTL = timedelta(hours=4)
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,8 @@ class Provisioner:
         self.box = SecretBox(keys.master_key, keys.previous_master_keys)
         self._jwt_key = keys.jwt_secret
         self.password_hash = password_hash
+        # Each owner's session (tokens are refused without one): client id -> session id.
+        self._sessions: dict[uuid.UUID, uuid.UUID] = {}
 
     @classmethod
     async def create(cls, settings: Settings) -> Provisioner:
@@ -89,10 +93,28 @@ class Provisioner:
         passwords = Passwords(time_cost=1, memory_kib=1024)
         return cls(settings, await passwords.hash(PASSWORD))
 
-    def token(self, client_id: uuid.UUID, ttl_seconds: int = 4 * 3600) -> str:
+    def token(self, client_id: uuid.UUID) -> str:
+        """A bearer token of the owner's session (``session_row``, inserted with the owner)."""
         return issue_access_token(
-            client_id=client_id, key=self._jwt_key, now=datetime.now(UTC), ttl_seconds=ttl_seconds
+            client_id=client_id,
+            session_id=self._sessions[client_id],
+            key=self._jwt_key,
+            now=datetime.now(UTC),
+            ttl_seconds=int(TOKEN_TTL.total_seconds()),
         ).token
+
+    def session_row(self, client_id: uuid.UUID, now: datetime) -> dict[str, Any]:
+        session_id = self._sessions.setdefault(client_id, uuid7())
+        return {
+            "id": session_id,
+            "client_id": client_id,
+            "created_at": now,
+            "last_used_at": now,
+            "expires_at": now + TOKEN_TTL,
+            "revoked_at": None,
+            "ip": None,
+            "user_agent": None,
+        }
 
     def owner_row(self, now: datetime) -> dict[str, Any]:
         client_id = uuid7()
@@ -162,6 +184,9 @@ async def provision(
         async with database.engine.begin() as connection:
             for chunk in _chunks(owner_rows, 5000):
                 await connection.execute(insert(CLIENTS), chunk)
+                await connection.execute(
+                    insert(SESSIONS), [provisioner.session_row(row["id"], now) for row in chunk]
+                )
             for chunk in _chunks(device_rows, 5000):
                 await connection.execute(insert(DEVICES), chunk)
     finally:
@@ -230,6 +255,15 @@ async def bulk_load(
             CLIENTS.name,
             records=[tuple(row[c] for c in client_columns) for row in owner_rows],
             columns=client_columns,
+        )
+        session_columns = [column.name for column in SESSIONS.columns]
+        await connection.copy_records_to_table(
+            SESSIONS.name,
+            records=[
+                tuple(provisioner.session_row(client_id, now)[c] for c in session_columns)
+                for client_id in owner_ids
+            ],
+            columns=session_columns,
         )
         copy_seconds += time.perf_counter() - started
         for start in range(0, devices, chunk):
