@@ -12,11 +12,16 @@ counts together). Past a limit, until the window ends:
   succeeds), so guesses sent all at once cannot pass the limit while they are being checked;
 - sign-ups: per client IP, counted before the password is hashed.
 
+"Client IP" means ``address_key``: an IPv6 client is counted by its /64, since one subscriber
+holds the whole /64 and could otherwise step to a fresh address for every few attempts.
+
 A successful request costs one check of an (almost always empty) dict: no I/O.
 """
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 from dataclasses import dataclass
 
 from eagate.clock import Clock
@@ -43,6 +48,22 @@ class SignUpsThrottled(ProblemError):
             f"too many sign-ups from this address; retry after {retry_after} s",
             headers={"Retry-After": str(retry_after)},
         )
+
+
+@functools.lru_cache(maxsize=4096)  # on every device request: parse each address once
+def address_key(ip: str) -> str:
+    """What an address is counted as: an IPv4 address itself; an IPv6 address by its /64 (a
+    subscriber's usual allocation, whose 2^64 addresses they may use freely); an IPv4-mapped
+    IPv6 address as the IPv4 address it carries. Text that is no address, as given."""
+    try:
+        address = ipaddress.ip_address(ip.partition("%")[0])  # without a zone (fe80::1%eth0)
+        if isinstance(address, ipaddress.IPv6Address):
+            if address.ipv4_mapped is not None:
+                return str(address.ipv4_mapped)
+            return str(ipaddress.IPv6Network((address.exploded, 64), strict=False))
+    except ValueError:
+        return ip
+    return str(address)
 
 
 @dataclass(frozen=True)
@@ -89,9 +110,10 @@ class Throttle:
     @staticmethod
     def device_keys(ip: str | None, device_id_text: str | None) -> tuple[str, ...]:
         # No address (a Unix socket): no per-address counting, rather than one shared key.
-        keys = [f"dev-ip:{ip}"] if ip else []
+        where = address_key(ip) if ip else None
+        keys = [f"dev-ip:{where}"] if where else []
         if device_id_text:
-            keys.append(f"dev:{device_id_text.lower()}:{ip or '-'}")
+            keys.append(f"dev:{device_id_text.lower()}:{where or '-'}")
         return tuple(keys)
 
     async def device_failed(self, ip: str | None, device_id_text: str | None) -> int | None:
@@ -114,7 +136,7 @@ class Throttle:
         # ``generation`` (the account's lockout generation) moves on when an operator resets
         # the email's lockout: a fresh counter on every instance, with nothing to delete.
         email_key = f"signin-email:{email}" + (f"#{generation}" if generation else "")
-        return (f"signin-ip:{ip}", email_key) if ip else (email_key,)
+        return (f"signin-ip:{address_key(ip)}", email_key) if ip else (email_key,)
 
     async def reserve_sign_in(self, keys: tuple[str, ...]) -> None:
         """Count a sign-in attempt before its password is checked; RateLimited (and nothing
@@ -143,7 +165,7 @@ class Throttle:
         """Count a sign-up attempt from this address; SignUpsThrottled past the limit."""
         if not ip:
             return
-        key = f"signup-ip:{ip}"
+        key = f"signup-ip:{address_key(ip)}"
         retry_after = self.retry_after(key) or await self._count(
             key, self.limits.sign_ups_per_ip, self.limits.sign_up_window
         )
