@@ -30,3 +30,12 @@ def uuid7() -> uuid.UUID:
     rand_b = int.from_bytes(os.urandom(8)) & ((1 << 62) - 1)
     value = (ms << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | rand_b
     return uuid.UUID(int=value)
+
+
+def uuid7_at(unix_ms: int) -> uuid.UUID:
+    """A UUIDv7 carrying the given time (random otherwise): for a record stamped with when
+    something happened rather than when it is written."""
+    rand = int.from_bytes(os.urandom(10))
+    rand_a, rand_b = rand >> 68 & 0xFFF, rand & ((1 << 62) - 1)
+    value = (unix_ms << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
+    return uuid.UUID(int=value)

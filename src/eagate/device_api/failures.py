@@ -1,41 +1,51 @@
 """``device.auth_failed`` audit events: one per device per minute, with a count.
 
 An attacker hammering a device id must not flood the audit table, so failures are counted in
-memory and written every few seconds into a single event per (device, minute). The event id
-is derived from the device and the minute (and still sorts by time, like every UUIDv7 here),
-so repeated flushes, and other instances, add to the same row instead of writing new ones.
+memory and written every few seconds into a single event per (device, minute). The event is
+stamped (``at``, and the time in its UUIDv7 id, by which the trail is ordered) with the first
+failure's time, so it sorts after the act that caused it (a rotation, a revocation), not at
+the start of its minute. Later flushes, and other instances, find the minute's event by its id
+range and add to it; flushes for one device take turns (one write transaction at a time on
+SQLite, a transaction-scoped advisory lock per device on PostgreSQL), so there is one event.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from eagate.audit.models import AuditEvent
 from eagate.clock import Clock
-from eagate.db import Database, insert_ignoring_conflict
+from eagate.db import Database
+from eagate.ids import uuid7_at
 
 log = logging.getLogger("eagate.device_api")
 
+ACTION = "device.auth_failed"
+# pg_advisory_xact_lock(int4, int4): this class id keeps these locks apart from any other.
+_LOCK_CLASS = 0x65614641  # "eaFA"
 
-def minute_event_id(device_id: uuid.UUID, minute: int) -> uuid.UUID:
-    """A UUIDv7 whose time is the minute and whose random bits come from the device."""
-    digest = int.from_bytes(hashlib.sha256(f"{device_id}:{minute}".encode()).digest()[:10])
-    rand_a, rand_b = digest >> 68 & 0xFFF, digest & ((1 << 62) - 1)
-    value = (minute * 60_000 << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
-    return uuid.UUID(int=value)
+
+def minute_id_range(minute: int) -> tuple[uuid.UUID, uuid.UUID]:
+    """The UUIDv7 ids whose time falls in ``minute`` (unix minutes): [low, high)."""
+    return uuid.UUID(int=minute * 60_000 << 80), uuid.UUID(int=(minute + 1) * 60_000 << 80)
+
+
+def _device_lock_key(device_id: uuid.UUID) -> int:
+    return int.from_bytes(device_id.bytes[-4:], signed=True)
 
 
 @dataclass
 class _Tally:
     client_id: uuid.UUID
+    first_at: float  # unix seconds of the first failure counted in this minute
     count: int = 0
     ip: str | None = None
     codes: Counter[str] = field(default_factory=Counter)
@@ -51,8 +61,9 @@ class AuthFailureLog:
     def record(
         self, *, device_id: uuid.UUID, client_id: uuid.UUID, ip: str | None, code: str
     ) -> None:
-        minute = int(self._clock.time() // 60)
-        tally = self._pending.setdefault((device_id, minute), _Tally(client_id))
+        now = self._clock.time()
+        minute = int(now // 60)
+        tally = self._pending.setdefault((device_id, minute), _Tally(client_id, first_at=now))
         tally.count += 1
         tally.ip = ip
         tally.codes[code] += 1
@@ -62,37 +73,48 @@ class AuthFailureLog:
             return
         batch, self._pending = self._pending, {}
         async with self._database.transaction() as session:
-            for (device_id, minute), tally in batch.items():
-                event_id = minute_event_id(device_id, minute)
-                detail = {"count": tally.count, "codes": dict(tally.codes)}
-                inserted = await insert_ignoring_conflict(
-                    session,
-                    AuditEvent.__table__,  # type: ignore[arg-type]
-                    {
-                        "id": event_id,
-                        "client_id": tally.client_id,
-                        "at": datetime.fromtimestamp(minute * 60, UTC),
-                        "action": "device.auth_failed",
-                        "actor": f"device:{device_id}",
-                        "device_id": device_id,
-                        "ip": tally.ip,
-                        "detail": detail,
-                    },
+            # One order for the per-device locks, so two flushers never deadlock.
+            for (device_id, minute), tally in sorted(batch.items(), key=lambda item: item[0]):
+                await self._add(session, device_id, minute, tally)
+
+    async def _add(
+        self, session: AsyncSession, device_id: uuid.UUID, minute: int, tally: _Tally
+    ) -> None:
+        if not self._database.is_sqlite:
+            await session.execute(
+                select(func.pg_advisory_xact_lock(_LOCK_CLASS, _device_lock_key(device_id)))
+            )
+        low, high = minute_id_range(minute)
+        event = await session.scalar(
+            select(AuditEvent)
+            .where(
+                AuditEvent.client_id == tally.client_id,
+                AuditEvent.device_id == device_id,
+                AuditEvent.id >= low,
+                AuditEvent.id < high,
+                AuditEvent.action == ACTION,
+            )
+            .order_by(AuditEvent.id)
+            .limit(1)
+        )
+        if event is None:
+            session.add(
+                AuditEvent(
+                    id=uuid7_at(int(tally.first_at * 1000)),
+                    client_id=tally.client_id,
+                    at=datetime.fromtimestamp(tally.first_at, UTC),
+                    action=ACTION,
+                    actor=f"device:{device_id}",
+                    device_id=device_id,
+                    ip=tally.ip,
+                    detail={"count": tally.count, "codes": dict(tally.codes)},
                 )
-                if inserted:
-                    continue
-                event = await session.scalar(
-                    select(AuditEvent).where(AuditEvent.id == event_id).with_for_update()
-                )
-                if event is None:  # the owner was deleted meanwhile
-                    continue
-                codes = Counter(event.detail.get("codes", {}))
-                codes.update(tally.codes)
-                event.detail = {
-                    "count": event.detail.get("count", 0) + tally.count,
-                    "codes": dict(codes),
-                }
-                event.ip = tally.ip
+            )
+            return
+        codes = Counter(event.detail.get("codes", {}))
+        codes.update(tally.codes)
+        event.detail = {"count": event.detail.get("count", 0) + tally.count, "codes": dict(codes)}
+        event.ip = tally.ip
 
     async def run(self) -> None:
         while True:
