@@ -18,10 +18,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from bench.harness import PASSWORD, raise_open_files_limit
 from bench.provision import provision
 from bench.rawhttp import Connection, json_request, open_many, signed_request
+
 from eagate.migrations_runner import upgrade_to_head
 from eagate.settings import Settings
 from tests.conftest import (
