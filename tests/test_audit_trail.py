@@ -35,6 +35,7 @@ async def test_device_lifecycle_is_audited_newest_first(client: httpx.AsyncClien
         ("device.renamed", device["id"]),
         ("device.registered", other["id"]),
         ("device.registered", device["id"]),
+        ("owner.signed_in", None),
     ]
     for event in events:
         assert set(event) == {"id", "at", "action", "actor", "device_id", "ip", "detail"}
@@ -81,12 +82,12 @@ async def test_failed_changes_are_not_audited(client: httpx.AsyncClient) -> None
     ).status_code == 409
 
     actions = [e["action"] for e in await audit_events(client, owner)]
-    assert actions == ["device.registered", "device.registered"]
+    assert actions == ["device.registered", "device.registered", "owner.signed_in"]
 
 
 async def test_audit_pages_follow_next_links(client: httpx.AsyncClient) -> None:
-    owner = await new_owner(client)
-    for _ in range(5):
+    owner = await new_owner(client)  # signing in is the first event
+    for _ in range(4):
         await register_device(client, owner)
     everything = await audit_events(client, owner)
 

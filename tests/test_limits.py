@@ -105,6 +105,13 @@ BODY_ROUTES = [
     BodyRoute("POST", "/devices/{device_id}/revoke", {"reason": "too big"}, "owner"),
     BodyRoute("POST", "/signals", SIGNAL, "owner"),
     BodyRoute(
+        "POST",
+        "/clients/me/password",
+        {"current_password": PASSWORD, "new_password": PASSWORD + "-new"},
+        "owner",
+    ),
+    BodyRoute("DELETE", "/clients/me", {"password": PASSWORD}, "owner"),
+    BodyRoute(
         "POST", "/device/ack", {"signal_id": str(uuid.uuid4()), "status": "placed"}, "device"
     ),
     # GET routes of the device API: a body is still read, since its hash is signed.
