@@ -1,17 +1,19 @@
 //+------------------------------------------------------------------+
-//| EagateSigner.mqh: request signing for the eagate device API       |
+//| Signer.mqh: request signing for the eagate device API             |
 //|                                                                  |
 //| Protocol: docs/PROTOCOL.md. Test vectors: docs/test-vectors.json. |
 //|                                                                  |
-//| NOT COMPILED. This file was written from RFC 2104 and the MQL5    |
-//| reference on a machine without MetaEditor; nobody has compiled or |
-//| run it yet. Before trusting it, call EagateSelfTest() from        |
-//| OnInit(): it checks RFC 4231 case 2 and one published vector.     |
+//| Compiled and run in CI through the MQL5 emulation harness         |
+//| (ea/harness/, tests/ea/): it reproduces every published vector    |
+//| byte for byte. In the terminal, EagateSelfTest() (SelfTest.mqh)   |
+//| checks RFC 4231 and every vector again; call it from OnInit().    |
 //| If it fails, compare EagateHmacSha256's output with the vector's  |
 //| hmac_sha256_hex to see which step differs.                        |
 //+------------------------------------------------------------------+
 #ifndef EAGATE_SIGNER_MQH
 #define EAGATE_SIGNER_MQH
+
+#include "Portable.mqh"
 
 // SHA-256 of zero bytes: the body hash of a request without a body. A constant, so we never
 // depend on what CryptEncode does with an empty array.
@@ -22,7 +24,7 @@ ulong g_eagate_nonce_counter = 0;
 
 //--- UTF-8 bytes of text WITHOUT the terminating NUL that StringToCharArray appends.
 //--- Use the same array for signing and for WebRequest: the hash covers exactly those bytes.
-int EagateUtf8(const string text, uchar &out[])
+int EagateUtf8(const string text, ARRAY_REF(uchar, out))
   {
    ArrayFree(out);
    if(StringLen(text) == 0)
@@ -35,7 +37,7 @@ int EagateUtf8(const string text, uchar &out[])
   }
 
 //--- Lowercase hex, as the canonical string's BODY_SHA256 line requires.
-string EagateHex(const uchar &data[])
+string EagateHex(const ARRAY_REF(uchar, data))
   {
    string hex = "";
    int n = ArraySize(data);
@@ -44,24 +46,25 @@ string EagateHex(const uchar &data[])
    return hex;
   }
 
-bool EagateSha256(const uchar &data[], uchar &digest[])
+bool EagateSha256(const ARRAY_REF(uchar, data), ARRAY_REF(uchar, digest))
   {
-   uchar no_key[];   // hashing takes no key
+   ARRAY(uchar, no_key);   // hashing takes no key
    return CryptEncode(CRYPT_HASH_SHA256, data, no_key, digest) == 32;
   }
 
 //--- HMAC-SHA256 per RFC 2104: H((K ^ opad) || H((K ^ ipad) || message)), 64-byte blocks.
 //--- An eagate secret is 64 ASCII characters: exactly one block, so it is used as is (only a
 //--- key longer than 64 bytes would be hashed first; a shorter one is padded with zeros).
-bool EagateHmacSha256(const uchar &key[], const uchar &message[], uchar &mac[])
+bool EagateHmacSha256(const ARRAY_REF(uchar, key), const ARRAY_REF(uchar, message),
+                      ARRAY_REF(uchar, mac))
   {
    int i;
-   uchar block[64];
+   STATIC_ARRAY(uchar, block, 64);
    ArrayInitialize(block, 0);
    int key_len = ArraySize(key);
    if(key_len > 64)
      {
-      uchar hashed_key[];
+      ARRAY(uchar, hashed_key);
       if(!EagateSha256(key, hashed_key))
          return false;
       ArrayCopy(block, hashed_key, 0, 0, 32);
@@ -71,17 +74,17 @@ bool EagateHmacSha256(const uchar &key[], const uchar &message[], uchar &mac[])
          ArrayCopy(block, key, 0, 0, key_len);
 
    int msg_len = ArraySize(message);
-   uchar inner[];
+   ARRAY(uchar, inner);
    ArrayResize(inner, 64 + msg_len);
    for(i = 0; i < 64; i++)
       inner[i] = (uchar)(block[i] ^ 0x36);
    if(msg_len > 0)
       ArrayCopy(inner, message, 64, 0, msg_len);
-   uchar inner_hash[];
+   ARRAY(uchar, inner_hash);
    if(!EagateSha256(inner, inner_hash))
       return false;
 
-   uchar outer[];
+   ARRAY(uchar, outer);
    ArrayResize(outer, 64 + 32);
    for(i = 0; i < 64; i++)
       outer[i] = (uchar)(block[i] ^ 0x5c);
@@ -90,19 +93,20 @@ bool EagateHmacSha256(const uchar &key[], const uchar &message[], uchar &mac[])
   }
 
 //--- Standard, padded base64 (44 characters for a 32-byte MAC).
-string EagateBase64(const uchar &data[])
+string EagateBase64(const ARRAY_REF(uchar, data))
   {
-   uchar no_key[], encoded[];
+   ARRAY(uchar, no_key);
+   ARRAY(uchar, encoded);
    if(CryptEncode(CRYPT_BASE64, data, no_key, encoded) <= 0)
       return "";
    return CharArrayToString(encoded, 0, ArraySize(encoded), CP_UTF8);
   }
 
-string EagateBodySha256(const uchar &body[])
+string EagateBodySha256(const ARRAY_REF(uchar, body))
   {
    if(ArraySize(body) == 0)
       return EAGATE_EMPTY_SHA256;
-   uchar digest[];
+   ARRAY(uchar, digest);
    if(!EagateSha256(body, digest))
       return "";
    return EagateHex(digest);
@@ -113,7 +117,7 @@ string EagateBodySha256(const uchar &body[])
 //--- (no "?" when there is no query).
 string EagateCanonical(const string method, const string path_and_query,
                        const string device_id, const long timestamp,
-                       const string nonce, const uchar &body[])
+                       const string nonce, const ARRAY_REF(uchar, body))
   {
    string upper = method;
    StringToUpper(upper);
@@ -125,7 +129,9 @@ string EagateCanonical(const string method, const string path_and_query,
 //--- The key is the text, NOT the 32 bytes the hex would decode to. "" on failure.
 string EagateSign(const string secret, const string canonical)
   {
-   uchar key[], message[], mac[];
+   ARRAY(uchar, key);
+   ARRAY(uchar, message);
+   ARRAY(uchar, mac);
    EagateUtf8(secret, key);
    EagateUtf8(canonical, message);
    if(!EagateHmacSha256(key, message, mac))
@@ -173,7 +179,8 @@ string EagateNonce()
                  IntegerToString(MathRand()) + "|" +
                  IntegerToString(AccountInfoInteger(ACCOUNT_LOGIN)) + "|" +
                  IntegerToString(ChartID());
-   uchar bytes[], digest[];
+   ARRAY(uchar, bytes);
+   ARRAY(uchar, digest);
    EagateUtf8(seed, bytes);
    if(!EagateSha256(bytes, digest))
       return "";
@@ -183,7 +190,7 @@ string EagateNonce()
 //--- The headers string for WebRequest ("Name: value" lines separated by "\r\n"), signed
 //--- with a fresh timestamp and nonce. "" if signing failed. Call it again for every attempt.
 string EagateHeaders(const string device_id, const string secret, const string method,
-                     const string path_and_query, const uchar &body[])
+                     const string path_and_query, const ARRAY_REF(uchar, body))
   {
    long timestamp = EagateNow();
    string nonce = EagateNonce();
@@ -211,9 +218,9 @@ int EagateRequest(const string base_url, const string device_id, const string se
                   const string method, const string path_and_query, const string json_body,
                   const int timeout_ms, string &response_body, string &response_headers)
   {
-   uchar body[];
+   ARRAY(uchar, body);
    int n = EagateUtf8(json_body, body);
-   char data[];   // WebRequest takes char[]; copy byte by byte, without a NUL
+   ARRAY(char, data);   // WebRequest takes char[]; copy byte by byte, without a NUL
    ArrayResize(data, n);
    for(int i = 0; i < n; i++)
       data[i] = (char)body[i];
@@ -224,7 +231,7 @@ int EagateRequest(const string base_url, const string device_id, const string se
       string headers = EagateHeaders(device_id, secret, method, path_and_query, body);
       if(headers == "")
          return -1;
-      char result[];
+      ARRAY(char, result);
       ResetLastError();
       status = WebRequest(method, base_url + path_and_query, headers, timeout_ms, data,
                           result, response_headers);
@@ -232,7 +239,7 @@ int EagateRequest(const string base_url, const string device_id, const string se
          return -1;
       EagateLearnServerTime(response_headers);
       int m = ArraySize(result);
-      uchar text[];
+      ARRAY(uchar, text);
       ArrayResize(text, m);
       for(int j = 0; j < m; j++)
          text[j] = (uchar)result[j];
@@ -242,35 +249,6 @@ int EagateRequest(const string base_url, const string device_id, const string se
          break;
      }
    return status;
-  }
-
-//--- Checks this file against RFC 4231 and docs/test-vectors.json ("post-json-body").
-bool EagateSelfTest()
-  {
-   uchar key[], message[], mac[];
-   EagateUtf8("Jefe", key);
-   EagateUtf8("what do ya want for nothing?", message);
-   if(!EagateHmacSha256(key, message, mac) ||
-      EagateHex(mac) != "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
-     {
-      Print("eagate self-test: HMAC-SHA256 (RFC 4231 case 2) FAILED: ", EagateHex(mac));
-      return false;
-     }
-   uchar body[];
-   EagateUtf8("{\"signal_id\":\"0193a901-55aa-7d10-a3c4-5e6f708192a3\",\"status\":\"placed\"," +
-              "\"broker_ticket\":\"501234567\",\"executed_at\":\"2026-11-27T10:00:01Z\"}", body);
-   string canonical = EagateCanonical("POST", "/api/v1/device/ack",
-                                      "0193a8f2-7c4e-7b21-9f3d-2a6c8e1b5d40", 1795773601,
-                                      "c8Yt2mQ4vN7pR1sK5wE9zA3b", body);
-   string signature = EagateSign(
-      "8d2619fd4fde9d421f66c7a555e5b908dab279b192b79a0be4b11563b0b31e66", canonical);
-   if(signature != "zVp9C/0hOnWN72qoQfwA5P4P500J5t0JtNVGMudXyi0=")
-     {
-      Print("eagate self-test: vector post-json-body FAILED: body sha256 ",
-            EagateBodySha256(body), ", signature ", signature);
-      return false;
-     }
-   return true;
   }
 
 #endif // EAGATE_SIGNER_MQH
