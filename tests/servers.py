@@ -33,12 +33,19 @@ class ServerProcess:
 
 
 def server_environment(data_dir: Path, **settings: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EAGATE_")}
+    # Neither the shell's settings nor its terminal size: pytest-xdist workers set COLUMNS=80,
+    # which would make the CLI cut its tables.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("EAGATE_") and k not in ("COLUMNS", "LINES")
+    }
     env.update(
         {
             "EAGATE_DATA_DIR": str(data_dir),
             "EAGATE_ARGON2_TIME_COST": "1",
             "EAGATE_ARGON2_MEMORY_KIB": "1024",
+            "EAGATE_SIGN_UPS_PER_IP": "1000000",  # as in tests.conftest.make_settings
             **settings,
         }
     )
@@ -50,28 +57,41 @@ def eagate_serve(
     data_dir: Path, *, name: str = "server", timeout: float = 30, **settings: str
 ) -> Iterator[ServerProcess]:
     """Start `python -m eagate serve` on a free port; stop it (SIGTERM) on exit."""
-    port = free_port()
-    log_path = data_dir / f"{name}-{port}.log"
     data_dir.mkdir(parents=True, exist_ok=True)
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "eagate", "serve", "--port", str(port)],
-            env=server_environment(data_dir, **settings),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    server = ServerProcess(f"http://127.0.0.1:{port}", process, log_path)
+    for attempt in range(3):
+        port = free_port()
+        log_path = data_dir / f"{name}-{port}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "eagate", "serve", "--port", str(port)],
+                env=server_environment(data_dir, **settings),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        server = ServerProcess(f"http://127.0.0.1:{port}", process, log_path)
+        try:
+            wait_ready(server, timeout)
+            break
+        except RuntimeError:
+            stop(process)
+            # Another test process (pytest-xdist) took the port between our probe and bind.
+            if attempt == 2 or "already in use" not in server.log():
+                raise
     try:
-        wait_ready(server, timeout)
         yield server
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if the process has not exited within 15 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
 
 
 def wait_ready(server: ServerProcess, timeout: float) -> None:
@@ -92,14 +112,20 @@ class PausableProxy:
     """A TCP proxy in front of a real service that can stop answering and come back.
 
     Paused, it drops every open connection and accepts new ones without ever replying (what
-    an unreachable server looks like to a client with timeouts).
+    an unreachable server looks like to a client with timeouts). Stalled, it keeps every
+    connection open and holds what it is sent (a frozen server: connected, but silent).
+    Resumed, it drops the connections it swallowed while paused (a server that comes back has
+    none of them) and delivers what it held while stalled.
     """
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self._target = (target_host, target_port)
         self._server: asyncio.Server | None = None
         self._paused = False
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         self._writers: set[asyncio.StreamWriter] = set()
+        self._swallowed: set[asyncio.StreamWriter] = set()
         self.port = 0
 
     async def start(self) -> None:
@@ -111,21 +137,33 @@ class PausableProxy:
         for writer in list(self._writers):
             writer.close()
 
+    def stall(self) -> None:
+        self._flowing.clear()
+
     def resume(self) -> None:
         self._paused = False
+        self._flowing.set()
+        for writer in list(self._swallowed):
+            writer.close()
 
     async def close(self) -> None:
         self.pause()
+        self._flowing.set()
         if self._server is not None:
             self._server.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
         try:
+            await self._flowing.wait()
             if self._paused:
+                self._swallowed.add(writer)
                 await reader.read()  # swallow everything, answer nothing
                 return
-            upstream_reader, upstream_writer = await asyncio.open_connection(*self._target)
+            # Bounded: the target is a local service that is up.
+            upstream_reader, upstream_writer = await asyncio.wait_for(
+                asyncio.open_connection(*self._target), 5
+            )
             self._writers.add(upstream_writer)
             await asyncio.gather(
                 self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer)
@@ -134,11 +172,13 @@ class PausableProxy:
             pass
         finally:
             self._writers.discard(writer)
+            self._swallowed.discard(writer)
             writer.close()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
+                await self._flowing.wait()
                 if self._paused:
                     break
                 writer.write(data)

@@ -124,6 +124,28 @@ def serve_app() -> EagateApp:
     return app
 
 
+async def stop_tasks(tasks: list[asyncio.Task[None]], *, within: float) -> None:
+    """Cancel background tasks and wait for them to end, for at most ``within`` seconds.
+
+    One cancellation is not always enough: on Python 3.11, ``asyncio.wait_for`` (redis-py and
+    asyncpg use it) drops a cancellation that arrives as its inner call completes, and the
+    loop around it then runs on. So cancel again until every task has ended; shutdown must
+    never wait forever.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    pending = set(tasks)
+    while pending and loop.time() < deadline:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=min(0.2, deadline - loop.time()))
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+    if pending:
+        log.error("background tasks still running at shutdown: %s", [t.get_name() for t in pending])
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> EagateApp:
     settings = settings or Settings()
     state = build_state(settings, clock)
@@ -141,9 +163,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         try:
             yield
         finally:
-            for task in background:
-                task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+            await stop_tasks(background, within=5.0)
             device_changes.unsubscribe(state.coordination.devices_changed)
             # Graceful shutdown: what devices did in the last interval is not lost.
             await state.activity.flush()

@@ -227,6 +227,8 @@ class RedisCoordination:
     async def run(self) -> None:
         """Background task: wake local long-polls for signals created on any instance."""
         backoff = 0.1
+        current = asyncio.current_task()
+        assert current is not None
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
@@ -235,6 +237,8 @@ class RedisCoordination:
                 self._hub.forget_idle()
                 backoff = 0.1
                 while True:
+                    if current.cancelling():  # one redis-py lost (see app.stop_tasks)
+                        raise asyncio.CancelledError
                     message = await pubsub.get_message(timeout=5.0)
                     if message is not None:
                         self._hub.announce(_device_ids(message["data"]))
