@@ -24,8 +24,13 @@ lint: install
 typecheck: install
 	$(BIN)/mypy src
 
+# Parallel workers (pytest-xdist): each has its own databases, Redis database and ports.
+# loadfile keeps a file's tests on one worker: module-scoped servers start once, and tests
+# that check what their neighbours recorded still see it. PYTEST_WORKERS=0 runs serially.
+PYTEST_WORKERS ?= auto
+
 pytest: install
-	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --cov --cov-report=term $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 

@@ -394,6 +394,10 @@ async def test_token_ttl_follows_the_setting(app_client: AppClientFactory) -> No
         assert_not_authenticated(response)
 
 
+# Fixed, not random: pytest-xdist workers must collect the same test ids.
+SOME_DEVICE_ID = uuid.UUID("5b1c6a8e-2f4d-4c1e-9a7b-0d3e8f6a1c24")
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [
@@ -401,10 +405,10 @@ async def test_token_ttl_follows_the_setting(app_client: AppClientFactory) -> No
         ("DELETE", "/clients/me"),
         ("GET", "/devices"),
         ("POST", "/devices"),
-        ("GET", f"/devices/{uuid.uuid4()}"),
-        ("PATCH", f"/devices/{uuid.uuid4()}"),
-        ("POST", f"/devices/{uuid.uuid4()}/revoke"),
-        ("POST", f"/devices/{uuid.uuid4()}/rotate-secret"),
+        ("GET", f"/devices/{SOME_DEVICE_ID}"),
+        ("PATCH", f"/devices/{SOME_DEVICE_ID}"),
+        ("POST", f"/devices/{SOME_DEVICE_ID}/revoke"),
+        ("POST", f"/devices/{SOME_DEVICE_ID}/rotate-secret"),
         ("GET", "/audit"),
     ],
 )
