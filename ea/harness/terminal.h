@@ -273,6 +273,7 @@ struct Terminal {
   ulong next_ticket = 50000001;  // orders and positions (a position takes its order's ticket)
   ulong next_deal = 90000001;
   std::string state_path;  // where the state survives the EA (empty: memory only)
+  bool algo_trading = true;  // the terminal's Algo Trading button
 
   // Faults and crash points, for tests.
   uint reject_retcode = 0;     // every trade request fails with this retcode
@@ -764,7 +765,22 @@ inline long SymbolInfoInteger(const string &name, ENUM_SYMBOL_INFO_INTEGER prope
   mql5h::not_emulated("SymbolInfoInteger property " + std::to_string((int)property));
 }
 
+enum ENUM_TERMINAL_INFO_INTEGER { TERMINAL_CONNECTED = 6, TERMINAL_TRADE_ALLOWED = 8 };
+
+// The terminal's Algo Trading button (mt5term::terminal().algo_trading) and its connection.
+inline long TerminalInfoInteger(ENUM_TERMINAL_INFO_INTEGER property) {
+  switch (property) {
+    case TERMINAL_CONNECTED: return 1;
+    case TERMINAL_TRADE_ALLOWED: return mt5term::terminal().algo_trading ? 1 : 0;
+  }
+  mql5h::not_emulated("TerminalInfoInteger property " + std::to_string((int)property));
+}
+
 inline bool OrderSend(const MqlTradeRequest &request, MqlTradeResult &result) {
+  if (!mt5term::terminal().algo_trading) {
+    result = MqlTradeResult();
+    return mt5term::fail(result, TRADE_RETCODE_CLIENT_DISABLES_AT);
+  }
   return mt5term::trade(request, result);
 }
 

@@ -72,6 +72,7 @@ bool          g_active = false;        // initialised outside the Strategy Teste
 bool          g_busy = false;          // OnTimer re-entry guard
 bool          g_resolved = false;      // interrupted signals looked up after the start
 bool          g_connected = false;
+bool          g_trading_off = false;   // Algo Trading disabled: not polling
 string        g_device_name = "";
 datetime      g_last_poll = 0;         // local time of the last answered poll
 long          g_next_poll_ms = 0;      // short polls: not before this GetTickCount64()
@@ -251,7 +252,7 @@ string EaCheckInputs(void)
 
 //+------------------------------------------------------------------+
 //| Journal: MQL5/Files/eagate-journal-<device id>.txt                |
-//| One line per step, tab-separated, appended and flushed:           |
+//| One UTF-8 line per step, tab-separated, appended and flushed:     |
 //|   seen <id>   |   done <id> <ack body>   |   acked <id> <status>  |
 //+------------------------------------------------------------------+
 int EaJournalFind(const string signal_id)
@@ -316,7 +317,7 @@ bool EaJournalLoad(void)
    ArrayResize(g_journal, 0);
    if(!FileIsExist(g_journal_name))
       return true;
-   int reader = FileOpen(g_journal_name, FILE_READ | FILE_TXT | FILE_ANSI | FILE_SHARE_READ);
+   int reader = FileOpen(g_journal_name, FILE_READ | FILE_TXT | FILE_ANSI | FILE_SHARE_READ, '\t', CP_UTF8);
    if(reader == INVALID_HANDLE)
      {
       g_last_error = "cannot read the journal " + g_journal_name + ", error " +
@@ -348,7 +349,7 @@ bool EaJournalLoad(void)
 bool EaJournalCompact(void)
   {
    string fresh = g_journal_name + ".new";
-   int writer = FileOpen(fresh, FILE_WRITE | FILE_TXT | FILE_ANSI);
+   int writer = FileOpen(fresh, FILE_WRITE | FILE_TXT | FILE_ANSI, '\t', CP_UTF8);
    if(writer == INVALID_HANDLE)
       return false;
    int n = ArraySize(g_journal);
@@ -394,8 +395,8 @@ bool EaJournalOpen(void)
    if(ArraySize(g_journal) > 2 * EA_JOURNAL_KEEP && !EaJournalCompact())
       Print("eagate: could not compact the journal " + g_journal_name + " (it keeps growing), error " +
             IntegerToString(GetLastError()));
-   g_journal_handle = FileOpen(g_journal_name,
-                               FILE_READ | FILE_WRITE | FILE_TXT | FILE_ANSI | FILE_SHARE_READ);
+   g_journal_handle = FileOpen(g_journal_name, FILE_READ | FILE_WRITE | FILE_TXT | FILE_ANSI |
+                               FILE_SHARE_READ, '\t', CP_UTF8);
    if(g_journal_handle == INVALID_HANDLE)
      {
       g_last_error = "cannot write the journal " + g_journal_name + ", error " +
@@ -431,9 +432,9 @@ bool EaJournalWrite(const string kind, const string signal_id, const string rest
 //+------------------------------------------------------------------+
 string EaAckPlaced(const string signal_id, const string ticket)
   {
-   return "{\"signal_id\":" + EagateJsonQuote(signal_id) + ",\"status\":\"placed\"," +
-          "\"broker_ticket\":" + EagateJsonQuote(ticket) + ",\"executed_at\":" +
-          EagateJsonQuote(EaFormatUtc(EagateNow())) + "}";
+   return "{\"signal_id\":" + JsonQuote(signal_id) + ",\"status\":\"placed\"," +
+          "\"broker_ticket\":" + JsonQuote(ticket) + ",\"executed_at\":" +
+          JsonQuote(EaFormatUtc(EagateNow())) + "}";
   }
 
 string EaAckFailed(const string signal_id, const string error)
@@ -441,8 +442,8 @@ string EaAckFailed(const string signal_id, const string error)
    string text = error;
    if(StringLen(text) > 1000)
       text = StringSubstr(text, 0, 1000);
-   return "{\"signal_id\":" + EagateJsonQuote(signal_id) + ",\"status\":\"failed\"," +
-          "\"error\":" + EagateJsonQuote(text) + "}";
+   return "{\"signal_id\":" + JsonQuote(signal_id) + ",\"status\":\"failed\"," +
+          "\"error\":" + JsonQuote(text) + "}";
   }
 
 //--- Send the journaled ack of entry `at`. False if it is still unanswered (try again later).
@@ -699,13 +700,14 @@ bool EaExecute(const EaSignal &signal, string &ticket, string &error)
 //+------------------------------------------------------------------+
 //| Signals                                                          |
 //+------------------------------------------------------------------+
-//--- The text of member `key` of object node `node` ("" when absent or null).
-string EaMember(CEagateJson &doc, const int node, const string key)
+//--- The text of member `key` of object node `node`: a string's value or a number's text, ""
+//--- when absent or null.
+string EaMember(const JsonDoc &doc, const int node, const string key)
   {
-   int at = doc.Find(node, key);
-   if(at < 0 || doc.IsNull(at))
-      return "";
-   return doc.Text(at);
+   string value = "";
+   if(JsonGetString(doc, node, key, value) || JsonGetNumber(doc, node, key, value))
+      return value;
+   return "";
   }
 
 void EaHandleSignal(const EaSignal &signal)
@@ -715,6 +717,8 @@ void EaHandleSignal(const EaSignal &signal)
    if(at >= 0 && g_journal[at].state >= EA_DONE)
      {
       // Delivered again (its lease ran out before our ack arrived): ack again, same bytes.
+      if(g_journal[at].ack_body == "")
+         return;   // kept by a compaction without its body: the server had answered its ack
       if(g_journal[at].state == EA_ACKED)
          g_journal[at].state = EA_DONE;
       EaSendAck(at);
@@ -780,28 +784,28 @@ void EaPoll(void)
      }
    g_connected = true;
    g_last_poll = TimeLocal();
-   CEagateJson doc;
-   if(!doc.Parse(body) || !doc.IsObject(0))
+   JsonDoc doc;
+   if(!JsonParse(body, doc) || JsonType(doc, JSON_ROOT) != JSON_OBJECT)
      {
-      g_last_error = "poll: the answer is not JSON";
+      g_last_error = "poll: the answer is not a JSON object";
       return;
      }
-   long next_poll = StringToInteger(EaMember(doc, 0, "next_poll_seconds"));
-   if(next_poll < 1)
+   long next_poll = 0;
+   if(!JsonGetLong(doc, "next_poll_seconds", next_poll) || next_poll < 1)
       next_poll = 5;
    g_next_poll_ms = (long)GetTickCount64() + next_poll * 1000;
-   int list = doc.Find(0, "signals");
-   if(list < 0 || !doc.IsArray(list))
+   int list = JsonFind(doc, JSON_ROOT, "signals");
+   if(JsonType(doc, list) != JSON_ARRAY)
      {
       g_last_error = "poll: the answer has no signals list";
       return;
      }
    g_last_error = "";
-   int count = doc.Count(list);
+   int count = JsonCount(doc, list);
    for(int k = 0; k < count; k++)
      {
-      int node = doc.Item(list, k);
-      if(node < 0 || !doc.IsObject(node))
+      int node = JsonItem(doc, list, k);
+      if(JsonType(doc, node) != JSON_OBJECT)
          continue;
       EaSignal signal;
       signal.signal_id = EaMember(doc, node, "signal_id");
@@ -813,7 +817,8 @@ void EaPoll(void)
       signal.sl = EaMember(doc, node, "sl");
       signal.tp = EaMember(doc, node, "tp");
       signal.expires_at = EaMember(doc, node, "expires_at");
-      signal.attempt = StringToInteger(EaMember(doc, node, "attempt"));
+      signal.attempt = 0;
+      JsonGetLong(doc, node, "attempt", signal.attempt);
       if(!EaIsUuid(signal.signal_id))
         {
          Print("eagate: a signal without a readable signal_id was skipped");
@@ -843,6 +848,8 @@ void EaShowStatus(void)
          line += " as " + g_device_name;
       line += " | last poll " + (g_last_poll == 0 ? "never" : TimeToString(g_last_poll, TIME_SECONDS));
       line += " | last signal " + (g_last_signal == "" ? "none" : g_last_signal);
+      if(g_trading_off)
+         line += " | Algo Trading is off: not polling (turn it on in the toolbar and the EA's Common tab)";
       line += " | errors: " + (g_last_error == "" ? "none" : g_last_error);
       if(!g_client.Ready())
          line += " (retry in " + IntegerToString((g_client.WaitMs() + 999) / 1000) + " s)";
@@ -902,9 +909,9 @@ int OnInit(void)
    if(outcome == EAGATE_OK)
      {
       g_connected = true;
-      CEagateJson doc;
-      if(doc.Parse(body) && doc.IsObject(0))
-         g_device_name = EaMember(doc, 0, "device_name");
+      JsonDoc doc;
+      if(JsonParse(body, doc))
+         JsonGetString(doc, "device_name", g_device_name);
       Print("eagate: connected to " + g_client.BaseUrl() + " as " + g_device_name +
             ", clock offset " + IntegerToString(g_eagate_clock_offset) + " s");
      }
@@ -934,7 +941,11 @@ void OnTimer(void)
          g_resolved = true;
          EaResolveInterrupted();
         }
-      if(!g_client.Stopped() && EaSendPendingAcks() && g_client.Ready())
+      // Signals wait on the server while the terminal may not trade: polling then would only
+      // turn them into failed acks.
+      g_trading_off = TerminalInfoInteger(TERMINAL_TRADE_ALLOWED) == 0 ||
+                      MQLInfoInteger(MQL_TRADE_ALLOWED) == 0;
+      if(!g_client.Stopped() && EaSendPendingAcks() && g_client.Ready() && !g_trading_off)
          EaPoll();
      }
    if(g_client.Stopped())

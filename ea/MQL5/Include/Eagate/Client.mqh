@@ -57,39 +57,21 @@ string EagateHeaderValue(const string headers, const string name)
   }
 
 //+------------------------------------------------------------------+
-//| A string as a JSON string literal. Everything outside printable   |
-//| ASCII is escaped as \uXXXX (UTF-16 code units, so surrogate pairs |
-//| stay pairs): the text is pure ASCII, whatever the terminal's      |
-//| language, and survives a journal line unchanged.                  |
+//| What a trader reads when the server refuses the device for good.  |
 //+------------------------------------------------------------------+
-string EagateJsonQuote(const string text)
+string EagateStopMessage(const string code, const string detail)
   {
-   string out = "\"";
-   int n = StringLen(text);
-   for(int i = 0; i < n; i++)
-     {
-      ushort c = StringGetCharacter(text, i);
-      if(c == '"')
-         out += "\\\"";
-      else
-         if(c == '\\')
-            out += "\\\\";
-         else
-            if(c == '\n')
-               out += "\\n";
-            else
-               if(c == '\r')
-                  out += "\\r";
-               else
-                  if(c == '\t')
-                     out += "\\t";
-                  else
-                     if(c < 0x20 || c > 0x7e)
-                        out += StringFormat("\\u%04x", (int)c);
-                     else
-                        out += ShortToString(c);
-     }
-   return out + "\"";
+   if(code == "device_revoked")
+      return "the device was revoked on the server: register a new device and attach the EA with its id and secret";
+   if(code == "invalid_signature")
+      return "the server does not accept this device id and secret: check InpDeviceId and InpSecret (was the secret rotated?)";
+   if(code == "replayed_nonce")
+      return "the server saw this EA's nonce before, twice in a row: its nonce generator repeats itself (reinstall the EA)";
+   if(code == "timestamp_out_of_window")
+      return "the server refused the corrected clock as well: check the PC's clock and time zone";
+   if(code == "malformed_signature_headers")
+      return "the server could not read the signing headers (a bug in the EA's signer): " + detail;
+   return "the server refused the device (" + code + "): " + detail;
   }
 
 //+------------------------------------------------------------------+
@@ -218,24 +200,16 @@ void CEagateClient::ReadProblem(const string body)
   {
    m_code = "";
    m_detail = "";
-   CEagateJson doc;
-   if(doc.Parse(body) && doc.IsObject(0))
+   JsonDoc doc;
+   if(JsonParse(body, doc))
      {
-      int code = doc.Find(0, "code");
-      if(code >= 0 && doc.IsString(code))
-         m_code = doc.Text(code);
-      int detail = doc.Find(0, "detail");
-      if(detail >= 0 && doc.IsString(detail))
-         m_detail = doc.Text(detail);
+      JsonGetString(doc, "code", m_code);
+      JsonGetString(doc, "detail", m_detail);
       // server_time in the body: the same correction as X-Server-Time, for a proxy that drops
       // headers.
-      int server_time = doc.Find(0, "server_time");
-      if(server_time >= 0 && doc.IsNumber(server_time))
-        {
-         long value = StringToInteger(doc.Text(server_time));
-         if(value > 0)
-            g_eagate_clock_offset = value - (long)TimeGMT();
-        }
+      long server_time = 0;
+      if(JsonGetLong(doc, "server_time", server_time) && server_time > 0)
+         g_eagate_clock_offset = server_time - (long)TimeGMT();
      }
    if(m_code == "")
       m_code = "http_" + IntegerToString(m_status);
@@ -321,19 +295,7 @@ int CEagateClient::Send(const string method, const string path_and_query, const 
             nonce_retried = true;
             continue;
            }
-         if(m_code == "device_revoked")
-            Stop(m_code, "the device was revoked on the server: register a new device and attach the EA with its id and secret");
-         else
-            if(m_code == "invalid_signature")
-               Stop(m_code, "the server does not accept this device id and secret: check InpDeviceId and InpSecret (was the secret rotated?)");
-            else
-               if(m_code == "timestamp_out_of_window")
-                  Stop(m_code, "the server refused the corrected clock as well: check the PC's clock and time zone");
-               else
-                  if(m_code == "malformed_signature_headers")
-                     Stop(m_code, "the server could not read the signing headers (a bug in the EA's signer): " + m_detail);
-                  else
-                     Stop(m_code, "the server refused the device (HTTP 401): " + m_detail);
+         Stop(m_code, EagateStopMessage(m_code, m_detail));
          return EAGATE_STOPPED;
         }
       if(status == 429 || status == 503)
