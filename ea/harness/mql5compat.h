@@ -20,6 +20,8 @@
 //  * `input`/`sinput` are macros (empty here: drivers assign inputs before OnInit; MetaEditor
 //    still refuses assignments to inputs). `#property` lines go inside `#ifdef __MQL5__`.
 //  * datetime is a distinct type here (prints as a date, converts to and from long).
+//  * `input` is an empty macro here: never name a C++ variable `input` in a driver or header
+//    included after this one.
 //  * Structs holding arrays or strings are passed by reference, never copied.
 //  * Anything the MQL5 documentation does not pin down aborts with "not emulated: ...":
 //    do not work around it, write code that does not depend on it.
@@ -381,7 +383,7 @@ void ArrayFill(MqlArray<T> &a, int start, int count, V value) {
   for (int i = start; i < start + count; i++) a[i] = (T)value;
 }
 
-// ArrayCopy(dst, src, dst_start, src_start, count): count < 0 or WHOLE_ARRAY copies the whole
+// ArrayCopy(dst, src, dst_start, src_start, count): count <= 0 (WHOLE_ARRAY) copies the whole
 // rest of src; a dynamic dst grows as needed. Numeric arrays of different types convert.
 template <class D, class S>
 int ArrayCopy(MqlArray<D> &dst, const MqlArray<S> &src, int dst_start = 0, int src_start = 0,
@@ -393,7 +395,7 @@ int ArrayCopy(MqlArray<D> &dst, const MqlArray<S> &src, int dst_start = 0, int s
   if (src_start > src.size())
     mql5h::not_emulated("ArrayCopy with src_start beyond the source's size");
   int rest = src.size() - src_start;
-  int n = count < 0 ? rest : count;
+  int n = count <= 0 ? rest : count;
   if (n > rest) mql5h::not_emulated("ArrayCopy of more elements than the source holds");
   if ((const void *)&dst == (const void *)&src)
     mql5h::not_emulated("ArrayCopy of an array onto itself");
@@ -1604,7 +1606,7 @@ inline int WebRequest(const string &method, const string &url, const string &hea
     return -1;
   }
   size_t head_end = response.find("\r\n\r\n");
-  if (head_end == std::string::npos || response.compare(0, 9, "HTTP/1.1 ") != 0) {
+  if (head_end == std::string::npos || response.compare(0, 7, "HTTP/1.") != 0 || response.size() < 12) {
     mql5h::last_error() = ERR_WEBREQUEST_REQUEST_FAILED;
     return -1;
   }
