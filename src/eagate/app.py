@@ -170,6 +170,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             await state.auth_failures.flush()
             await state.coordination.aclose()
             await state.database.dispose()
+            state.passwords.close()
 
     app = FastAPI(
         title="eagate",
@@ -179,8 +180,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # No redirect from `/path/` to `/path`: Starlette builds its Location from the Host
         # header (host injection); an unknown path is a 404 like any other.
         redirect_slashes=False,
-        # Any operation can meet these: bad JSON, oversized bodies, bad input, no credentials.
-        responses=problem_responses(400, 401, 413, 422),
+        # Any operation can meet these: bad JSON, oversized bodies, bad input, no credentials,
+        # and (503) a write that waited too long for its turn on SQLite (database_busy).
+        responses=problem_responses(400, 401, 413, 422, 503),
     )
     app.state.eagate = state
 

@@ -101,6 +101,10 @@ class Passwords:
                 await asyncio.wait([done])
                 raise
 
+    def close(self) -> None:
+        """Let the hashing threads end (the server is stopping)."""
+        self._threads.shutdown(wait=False)
+
     async def hash(self, password: str) -> str:
         return await self._run(lambda: self._hasher.hash(password))
 
