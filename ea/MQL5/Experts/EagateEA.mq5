@@ -37,8 +37,9 @@ input string InpSymbolSuffix = "";     // Appended to each signal's instrument (
 //--- Acked signals kept in the journal when it is compacted (at start, past twice as many).
 #define EA_JOURNAL_KEEP 1000
 
-//--- Orders carry "eagate " + 16 hex of SHA-256(signal_id): MT5 keeps about 31 characters of a
-//--- comment, too few for the id itself, enough to find what a restarted EA already placed.
+//--- Orders carry "eagate " + 16 hex of a hash of the signal id (EaOrderComment): MT5 keeps about
+//--- 31 characters of a comment, too few for the id itself, enough to find what a restarted EA
+//--- already placed.
 #define EA_COMMENT_PREFIX "eagate "
 
 struct EaJournalEntry
@@ -197,12 +198,14 @@ string EaFormatUtc(const long unix_seconds)
                        (int)(rest / 3600), (int)((rest % 3600) / 60), (int)(rest % 60));
   }
 
-//--- The order comment of a signal: EA_COMMENT_PREFIX + 16 hex of SHA-256(signal_id).
+//--- The order comment of a signal: EA_COMMENT_PREFIX + 16 hex of SHA-256(signal_id "|" device
+//--- id). The device id keeps two EAs of one account (two devices, both sent the signal) from
+//--- taking each other's order for their own after a restart.
 string EaOrderComment(const string signal_id)
   {
    ARRAY(uchar, bytes);
    ARRAY(uchar, digest);
-   EagateUtf8(signal_id, bytes);
+   EagateUtf8(signal_id + "|" + EaTrimmed(InpDeviceId), bytes);
    if(!EagateSha256(bytes, digest))
       return EA_COMMENT_PREFIX;
    return EA_COMMENT_PREFIX + StringSubstr(EagateHex(digest), 0, 16);
