@@ -215,3 +215,24 @@ async def test_with_algo_trading_off_signals_are_left_on_the_server(
     assert len(server.of("me")) == 1
     assert server.of("poll") == []
     assert "Algo Trading is off: not polling" in ea.texts("comment")[-2]
+
+
+async def test_an_ack_unanswered_when_the_ea_stopped_is_sent_after_its_restart(
+    ea_binary: Path, terminal: Terminal
+) -> None:
+    signal = device_signal(side="sell", volume=0.2)
+    async with ScriptedServer() as server:
+        server.script("poll", poll_answer(signal))
+        server.script("ack", *(Answer(drop=True) for _ in range(100)))
+        first = await run_ea(ea_binary, args(terminal, server, "--deadline", "2"))
+        server.scripts["ack"].clear()
+        second = await run_ea(ea_binary, args(terminal, server, "--until-acks", "1"))
+    (trade,) = first.of("trade")
+    assert second.of("trade") == []
+    acks = server.of("ack")
+    assert len(acks) >= 2
+    assert len({a.body for a in acks}) == 1  # the journaled bytes, before and after the restart
+    assert acks[-1].json()["broker_ticket"] == str(trade["position"])
+    # The restarted EA answered its debt before asking for anything new.
+    second_polls = [p for p in server.of("poll") if p.at > acks[-2].at]
+    assert all(p.at > acks[-1].at for p in second_polls)
