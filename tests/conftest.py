@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -43,52 +40,6 @@ def _redis_url_for_this_worker(url: str | None) -> str | None:
 
 
 REDIS_URL = _redis_url_for_this_worker(os.environ.get("EAGATE_TEST_REDIS_URL"))
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> bool | None:
-    """pytest-timeout's signal method, failing with what every asyncio task was awaiting.
-
-    A hung async test sits in the event loop's select(): its own traceback says nothing, the
-    stacks of the tasks say where the wait is. The failure message carries them, so they also
-    reach the report from a pytest-xdist worker.
-    """
-    if settings.method != "signal" or threading.current_thread() is not threading.main_thread():
-        return None  # pytest-timeout's own handling
-
-    def on_timeout(signum: int, frame: FrameType | None) -> None:
-        __tracebackhide__ = True
-        pytest.fail(f"Timeout >{settings.timeout}s\n{_awaiting()}", pytrace=True)
-
-    def cancel() -> None:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
-
-    item.cancel_timeout = cancel  # type: ignore[attr-defined]
-    signal.signal(signal.SIGALRM, on_timeout)
-    signal.setitimer(signal.ITIMER_REAL, settings.timeout)
-    return True
-
-
-def _awaiting(limit: int = 40) -> str:
-    """Where each task of the running event loop is waiting, innermost call last."""
-    try:
-        tasks = asyncio.all_tasks(asyncio.get_running_loop())
-    except RuntimeError:
-        return "(no event loop was running)"
-    lines = []
-    for task in list(tasks)[:limit]:
-        lines.append(f"task {task.get_name()}:")
-        awaitable: Any = task.get_coro()
-        while awaitable is not None:
-            frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "ag_frame", None)
-            if frame is not None:
-                code = frame.f_code
-                lines.append(f"  {code.co_filename}:{frame.f_lineno} in {code.co_name}")
-            awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "ag_await", None)
-    if len(tasks) > limit:
-        lines.append(f"... and {len(tasks) - limit} more tasks")
-    return "\n".join(lines)
 
 
 def require_service(url: str | None, name: str, variable: str) -> str:
