@@ -6,6 +6,13 @@
 //             [--symbol NAME:digits:bid:ask:step:min:max:filling]... [--clock-skew SECONDS]
 //             [--tester] [--algo-trading-off] [--timer-ms N] [--max-timers N] [--until-acks N] [--deadline SECONDS]
 //             [--reject RETCODE] [--crash-before-trade N] [--crash-after-trade N]
+//             [--remove-after-answer N] [--reinit-input NAME=VALUE]...
+//
+// --remove-after-answer N: the trader removes the EA while its Nth answered WebRequest is in
+// flight (IsStopped() turns true; the running handler goes on; no event follows but OnDeinit).
+// --reinit-input: once the first run ends, the trader changes these inputs in the EA's
+// properties: OnDeinit(REASON_PARAMETERS), then OnInit again in the same program (MT5 does not
+// reload an EA for new inputs: its globals keep their values), then the timer loop again.
 //
 // Exit status: 0 after OnDeinit; 2 for bad arguments; 137 at a crash point (the process ends
 // as if killed: no OnDeinit, nothing flushed but what the EA flushed itself).
@@ -74,6 +81,7 @@ int main(int argc, char **argv) {
   int until_acks = 0;
   double deadline = 60;
   bool sandbox = false;
+  std::vector<std::pair<std::string, std::string>> reinit_inputs;
   for (int i = 1; i < argc; i++) {
     std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -100,20 +108,41 @@ int main(int argc, char **argv) {
     else if (arg == "--reject") mt5term::terminal().reject_retcode = (uint)std::atol(value().c_str());
     else if (arg == "--crash-before-trade") mt5term::terminal().crash_before_trade = std::atoi(value().c_str());
     else if (arg == "--crash-after-trade") mt5term::terminal().crash_after_trade = std::atoi(value().c_str());
+    else if (arg == "--remove-after-answer") mql5h::net().remove_after_answer = std::atoi(value().c_str());
+    else if (arg == "--reinit-input") {
+      std::string v = value();
+      size_t eq = v.find('=');
+      static const char *const names[] = {"InpServer", "InpDeviceId", "InpSecret", "InpPollWait", "InpMagic",
+                                          "InpSlippage", "InpMaxVolume", "InpSymbolSuffix"};
+      if (eq == std::string::npos || std::find(std::begin(names), std::end(names), v.substr(0, eq)) == std::end(names))
+        return usage("unknown input " + v);
+      reinit_inputs.emplace_back(v.substr(0, eq), v.substr(eq + 1));
+    }
     else return usage("unknown argument " + arg);
   }
   if (!sandbox) return usage("--sandbox is required");
 
   auto start = std::chrono::steady_clock::now();
-  int result = OnInit();
-  drain();
-  out("{\"event\":\"init\",\"result\":" + std::to_string(result) + ",\"clock_offset\":" +
-      std::to_string(g_eagate_clock_offset) + "}");
+  int result = 0;
   int timers = 0;
   std::string why = "deinit";
-  if (result == INIT_SUCCEEDED) {
+  for (int run = 0; run < (reinit_inputs.empty() ? 1 : 2); run++) {
+    if (run == 1) {
+      OnDeinit(REASON_PARAMETERS);
+      drain();
+      for (const auto &entry : reinit_inputs) set_input(entry.first, entry.second);
+      start = std::chrono::steady_clock::now();
+      timers = 0;
+    }
+    result = OnInit();
+    drain();
+    out("{\"event\":\"init\",\"result\":" + std::to_string(result) + ",\"clock_offset\":" +
+        std::to_string(g_eagate_clock_offset) + "}");
+    why = "deinit";
+    if (result != INIT_SUCCEEDED) break;  // the terminal unloads an EA whose OnInit failed
     for (;;) {
       int period = mql5h::program().timer_seconds * 1000;
+      if (mql5h::program().expert_removed) { why = "removed"; break; }
       if (period == 0) { why = "timer_killed"; break; }
       if (timers >= max_timers) { why = "max_timers"; break; }
       if (until_acks > 0 && g_acks_answered >= until_acks) { why = "acks"; break; }
@@ -125,10 +154,9 @@ int main(int argc, char **argv) {
       out("{\"event\":\"timer\",\"n\":" + std::to_string(timers) + ",\"acks\":" + std::to_string(g_acks_answered) +
           ",\"clock_offset\":" + std::to_string(g_eagate_clock_offset) + "}");
     }
-    OnDeinit(REASON_REMOVE);
-  } else {
-    OnDeinit(REASON_INITFAILED);
+    if (mql5h::program().expert_removed) break;
   }
+  OnDeinit(result == INIT_SUCCEEDED ? REASON_REMOVE : REASON_INITFAILED);
   drain();
   out("{\"event\":\"exit\",\"why\":\"" + why + "\",\"init\":" + std::to_string(result) + ",\"timers\":" +
       std::to_string(timers) + ",\"acks\":" + std::to_string(g_acks_answered) + ",\"stopped\":" +

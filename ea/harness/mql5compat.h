@@ -1492,6 +1492,10 @@ inline bool parse_url(const std::string &url, Url &out) {
 struct Net {
   std::vector<std::string> allowed;  // Tools > Options > Expert Advisors > Allow WebRequest
   std::vector<std::string> log;      // "METHOD url -> status" per call
+  int answered = 0;                  // requests that returned an HTTP status
+  // The trader removes the EA while this answered request was in flight (0: never): the
+  // terminal raises the stop flag (IsStopped() true), the running handler goes on to its end.
+  int remove_after_answer = 0;
 };
 inline Net &net() {
   static Net n;
@@ -1645,6 +1649,7 @@ inline int WebRequest(const string &method, const string &url, const string &hea
     mql5h::not_emulated("response headers that are not UTF-8");
   result_headers = string::from_utf16(hu);
   mql5h::net().log.push_back(m + " " + url.utf8() + " -> " + std::to_string(status));
+  if (++mql5h::net().answered == mql5h::net().remove_after_answer) mql5h::program().expert_removed = true;
   return status;
 }
 

@@ -228,7 +228,9 @@ struct Symbol {
   long filling = SYMBOL_FILLING_FOK | SYMBOL_FILLING_IOC;
   long exemode = SYMBOL_TRADE_EXECUTION_MARKET;
   bool selected = false;
+  double tick = 0;  // SYMBOL_TRADE_TICK_SIZE; 0: one point
   double point() const { return std::pow(10.0, -digits); }
+  double tick_size() const { return tick > 0 ? tick : point(); }
 };
 struct Position {
   ulong ticket = 0;
@@ -321,14 +323,15 @@ inline Symbol *find_symbol(const std::string &name) {
   return nullptr;
 }
 
-// "NAME:digits:bid:ask:step:min:max:filling" (filling: SYMBOL_FILLING_* flags, 0 = RETURN only)
+// "NAME:digits:bid:ask:step:min:max:filling[:tick]" (filling: SYMBOL_FILLING_* flags, 0 = RETURN
+// only; tick: SYMBOL_TRADE_TICK_SIZE when it is not one point, as on index CFDs quoted in 0.25)
 inline bool add_symbol(const std::string &spec) {
   Symbol s;
   std::vector<std::string> parts;
   std::stringstream in(spec);
   std::string part;
   while (std::getline(in, part, ':')) parts.push_back(part);
-  if (parts.size() != 8) return false;
+  if (parts.size() != 8 && parts.size() != 9) return false;
   s.name = parts[0];
   s.digits = std::atoi(parts[1].c_str());
   s.bid = std::atof(parts[2].c_str());
@@ -337,6 +340,7 @@ inline bool add_symbol(const std::string &spec) {
   s.vmin = std::atof(parts[5].c_str());
   s.vmax = std::atof(parts[6].c_str());
   s.filling = std::atol(parts[7].c_str());
+  if (parts.size() == 9) s.tick = std::atof(parts[8].c_str());
   terminal().symbols.push_back(s);
   return true;
 }
@@ -458,9 +462,10 @@ inline void emit(const std::string &json) {
   _exit(137);
 }
 
-inline bool on_tick(double price, int digits) {
-  double scaled = price * std::pow(10.0, digits);
-  return std::fabs(scaled - std::round(scaled)) < 1e-6;
+// A price the trade server accepts: a whole number of ticks (10015 invalid price otherwise).
+inline bool on_tick(double price, const Symbol &s) {
+  double ticks = price / s.tick_size();
+  return std::fabs(ticks - std::round(ticks)) < 1e-6;
 }
 
 inline bool volume_ok(const Symbol &s, double v) {
@@ -614,7 +619,7 @@ inline bool trade(const MqlTradeRequest &request, MqlTradeResult &result) {
     return fail(result, TRADE_RETCODE_INVALID_ORDER);
   if (!volume_ok(*s, request.volume)) return fail(result, TRADE_RETCODE_INVALID_VOLUME);
   if (!filling_ok(*s, (int)request.type_filling, market)) return fail(result, TRADE_RETCODE_INVALID_FILL);
-  if (!on_tick(request.price, s->digits) || !on_tick(request.sl, s->digits) || !on_tick(request.tp, s->digits))
+  if (!on_tick(request.price, *s) || !on_tick(request.sl, *s) || !on_tick(request.tp, *s))
     return fail(result, TRADE_RETCODE_INVALID_PRICE);
 
   if (market && request.position != 0) {
@@ -739,7 +744,7 @@ inline double SymbolInfoDouble(const string &name, ENUM_SYMBOL_INFO_DOUBLE prope
     case SYMBOL_BID: return s->bid;
     case SYMBOL_ASK: return s->ask;
     case SYMBOL_POINT: return s->point();
-    case SYMBOL_TRADE_TICK_SIZE: return s->point();
+    case SYMBOL_TRADE_TICK_SIZE: return s->tick_size();
     case SYMBOL_VOLUME_MIN: return s->vmin;
     case SYMBOL_VOLUME_MAX: return s->vmax;
     case SYMBOL_VOLUME_STEP: return s->step;

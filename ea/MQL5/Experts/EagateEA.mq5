@@ -597,6 +597,18 @@ double EaVolume(const string symbol, const double wanted, string &error)
    return volume;
   }
 
+//--- A price the trade server accepts: rounded to the nearest whole tick (SYMBOL_TRADE_TICK_SIZE,
+//--- e.g. 0.25 on index CFDs quoted with 2 digits), then to the symbol's digits; 0 stays 0.
+double EaPrice(const string symbol, const double value, const int digits)
+  {
+   if(value == 0.0)
+      return 0.0;
+   double tick = SymbolInfoDouble(symbol, SYMBOL_TRADE_TICK_SIZE);
+   if(tick <= 0)
+      return NormalizeDouble(value, digits);
+   return NormalizeDouble(MathRound(value / tick) * tick, digits);
+  }
+
 //--- The filling mode the symbol allows: FOK, else IOC, else RETURN (pending orders: RETURN).
 ENUM_ORDER_TYPE_FILLING EaFilling(const string symbol, const bool market)
   {
@@ -639,9 +651,9 @@ bool EaExecute(const EaSignal &signal, string &ticket, string &error)
    double volume = EaVolume(symbol, StringToDouble(signal.volume), error);
    if(volume <= 0)
       return false;
-   double price = signal.price == "" ? 0.0 : NormalizeDouble(StringToDouble(signal.price), digits);
-   double sl = signal.sl == "" ? 0.0 : NormalizeDouble(StringToDouble(signal.sl), digits);
-   double tp = signal.tp == "" ? 0.0 : NormalizeDouble(StringToDouble(signal.tp), digits);
+   double price = signal.price == "" ? 0.0 : EaPrice(symbol, StringToDouble(signal.price), digits);
+   double sl = signal.sl == "" ? 0.0 : EaPrice(symbol, StringToDouble(signal.sl), digits);
+   double tp = signal.tp == "" ? 0.0 : EaPrice(symbol, StringToDouble(signal.tp), digits);
    bool buy = signal.side == "buy";
    bool market = signal.order_type == "market";
    if(!buy && signal.side != "sell")
@@ -827,6 +839,11 @@ void EaPoll(void)
          Print("eagate: a signal without a readable signal_id was skipped");
          continue;
         }
+      // The EA is being removed (chart closed, EA removed, terminal closing) while the poll was
+      // in flight: CTrade refuses every order now (10027), and a failed ack would be final.
+      // Leave the signal unjournaled and unacked: the server delivers it again after its lease.
+      if(IsStopped())
+         return;
       // TODO(SPEC 8): `action` modify/close with ref_signal_id and position_ticket. The server
       // does not send them yet; when it does, dispatch here to PositionModify/OrderModify and
       // PositionClose/PositionClosePartial/OrderDelete on the journaled ticket.
@@ -869,6 +886,28 @@ void EaStop(void)
    EaShowStatus();
   }
 
+//--- Everything a previous OnInit (same program, other inputs) may have left behind.
+void EaResetState(void)
+  {
+   if(g_journal_handle != INVALID_HANDLE)
+     {
+      FileClose(g_journal_handle);
+      g_journal_handle = INVALID_HANDLE;
+     }
+   ArrayResize(g_journal, 0);
+   g_journal_name = "";
+   g_active = false;
+   g_busy = false;
+   g_resolved = false;
+   g_connected = false;
+   g_trading_off = false;
+   g_device_name = "";
+   g_last_poll = 0;
+   g_next_poll_ms = 0;
+   g_last_signal = "";
+   g_last_error = "";
+  }
+
 //+------------------------------------------------------------------+
 //| Events                                                           |
 //+------------------------------------------------------------------+
@@ -894,6 +933,10 @@ int OnInit(void)
       return INIT_FAILED;
      }
    MathSrand((uint)GetTickCount());
+   // MT5 does not reload an EA whose inputs (or chart symbol or period) change: it calls
+   // OnDeinit then OnInit, and globals keep their values. Start from a clean state, or a
+   // device stopped before (revoked, wrong secret) would stay stopped under its new inputs.
+   EaResetState();
    g_client.Configure(EaTrimmed(InpServer), EaTrimmed(InpDeviceId), EaTrimmed(InpSecret));
    g_trade.SetExpertMagicNumber((ulong)InpMagic);
    g_trade.SetDeviationInPoints((ulong)InpSlippage);
@@ -934,7 +977,7 @@ int OnInit(void)
 void OnTimer(void)
   {
    // WebRequest blocks for the whole long poll; never start a second round inside the first.
-   if(!g_active || g_busy)
+   if(!g_active || g_busy || IsStopped())
       return;
    g_busy = true;
    if(!g_client.Stopped())

@@ -136,8 +136,18 @@ CEagateClient::CEagateClient(void)
    m_detail = "";
   }
 
+//--- A new session: whatever an earlier one learned (a stop, a backoff) is forgotten.
 void CEagateClient::Configure(const string base_url, const string device_id, const string secret)
   {
+   m_failures = 0;
+   m_resume_ms = 0;
+   m_stopped = false;
+   m_stop_code = "";
+   m_stop_message = "";
+   m_status = -1;
+   m_error = 0;
+   m_code = "";
+   m_detail = "";
    m_base = base_url;
    while(StringLen(m_base) > 0 && StringGetCharacter(m_base, StringLen(m_base) - 1) == '/')
       m_base = StringSubstr(m_base, 0, StringLen(m_base) - 1);

@@ -28,6 +28,13 @@ class CTrade {
     m_result.retcode = retcode;
     return false;
   }
+  // As the real class: once the program is being stopped (IsStopped()), every trade method
+  // refuses with TRADE_RETCODE_CLIENT_DISABLES_AT before sending anything.
+  bool Stopping() {
+    if (!::IsStopped()) return false;
+    m_result.retcode = TRADE_RETCODE_CLIENT_DISABLES_AT;
+    return true;
+  }
 
  public:
   CTrade() { ClearStructures(); }
@@ -70,6 +77,7 @@ class CTrade {
   // Positions
   bool PositionOpen(const string &symbol, const ENUM_ORDER_TYPE order_type, const double volume,
                     const double price, const double sl, const double tp, const string &comment = "") {
+    if (Stopping()) return false;
     ClearStructures();
     if (order_type != ORDER_TYPE_BUY && order_type != ORDER_TYPE_SELL) return Refuse(TRADE_RETCODE_INVALID);
     m_request.action = TRADE_ACTION_DEAL;
@@ -86,6 +94,7 @@ class CTrade {
     return OrderSend(m_request, m_result);
   }
   bool PositionModify(const ulong ticket, const double sl, const double tp) {
+    if (Stopping()) return false;
     if (!PositionSelectByTicket(ticket)) return false;
     ClearStructures();
     m_request.action = TRADE_ACTION_SLTP;
@@ -97,10 +106,12 @@ class CTrade {
     return OrderSend(m_request, m_result);
   }
   bool PositionClose(const ulong ticket, const ulong deviation = ULONG_MAX) {
+    if (Stopping()) return false;
     if (!PositionSelectByTicket(ticket)) return false;
     return ClosePart(ticket, PositionGetDouble(POSITION_VOLUME), deviation);
   }
   bool PositionClosePartial(const ulong ticket, const double volume, const ulong deviation = ULONG_MAX) {
+    if (Stopping()) return false;
     if (!PositionSelectByTicket(ticket)) return false;
     double held = PositionGetDouble(POSITION_VOLUME);
     return ClosePart(ticket, volume < held ? volume : held, deviation);
@@ -111,6 +122,7 @@ class CTrade {
                  const double limit_price, const double price, const double sl, const double tp,
                  ENUM_ORDER_TYPE_TIME type_time = ORDER_TIME_GTC, const datetime expiration = 0,
                  const string &comment = "") {
+    if (Stopping()) return false;
     ClearStructures();
     if (order_type == ORDER_TYPE_BUY || order_type == ORDER_TYPE_SELL) return Refuse(TRADE_RETCODE_INVALID);
     m_request.action = TRADE_ACTION_PENDING;
@@ -131,6 +143,7 @@ class CTrade {
   bool OrderModify(const ulong ticket, const double price, const double sl, const double tp,
                    const ENUM_ORDER_TYPE_TIME type_time, const datetime expiration,
                    const double stoplimit = 0.0) {
+    if (Stopping()) return false;
     ClearStructures();
     m_request.action = TRADE_ACTION_MODIFY;
     m_request.magic = m_magic;
@@ -144,6 +157,7 @@ class CTrade {
     return OrderSend(m_request, m_result);
   }
   bool OrderDelete(const ulong ticket) {
+    if (Stopping()) return false;
     ClearStructures();
     m_request.action = TRADE_ACTION_REMOVE;
     m_request.magic = m_magic;
