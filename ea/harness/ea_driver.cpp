@@ -4,7 +4,7 @@
 //
 //   ea_driver --sandbox DATA_DIR [--state FILE] [--allow URL]... [--input NAME=VALUE]...
 //             [--symbol NAME:digits:bid:ask:step:min:max:filling]... [--clock-skew SECONDS]
-//             [--tester] [--algo-trading-off] [--timer-ms N] [--max-timers N] [--until-acks N] [--deadline SECONDS]
+//             [--tester] [--algo-trading-off] [--broker-disconnected] [--timer-ms N] [--max-timers N] [--until-acks N] [--deadline SECONDS]
 //             [--reject RETCODE] [--crash-before-trade N] [--crash-after-trade N]
 //             [--remove-after-answer N] [--reinit-input NAME=VALUE]...
 //
@@ -101,6 +101,7 @@ int main(int argc, char **argv) {
     } else if (arg == "--clock-skew") mql5h::set_skew(std::atol(value().c_str()));
     else if (arg == "--tester") mql5h::program().mql_info[MQL_TESTER] = 1;
     else if (arg == "--algo-trading-off") mt5term::terminal().algo_trading = false;
+    else if (arg == "--broker-disconnected") mt5term::terminal().connected = false;
     else if (arg == "--timer-ms") timer_ms = std::atoi(value().c_str());
     else if (arg == "--max-timers") max_timers = std::atoi(value().c_str());
     else if (arg == "--until-acks") until_acks = std::atoi(value().c_str());

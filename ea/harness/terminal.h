@@ -276,6 +276,7 @@ struct Terminal {
   ulong next_deal = 90000001;
   std::string state_path;  // where the state survives the EA (empty: memory only)
   bool algo_trading = true;  // the terminal's Algo Trading button
+  bool connected = true;     // connected to the broker's trade server
 
   // Faults and crash points, for tests.
   uint reject_retcode = 0;     // every trade request fails with this retcode
@@ -775,7 +776,7 @@ enum ENUM_TERMINAL_INFO_INTEGER { TERMINAL_CONNECTED = 6, TERMINAL_TRADE_ALLOWED
 // The terminal's Algo Trading button (mt5term::terminal().algo_trading) and its connection.
 inline long TerminalInfoInteger(ENUM_TERMINAL_INFO_INTEGER property) {
   switch (property) {
-    case TERMINAL_CONNECTED: return 1;
+    case TERMINAL_CONNECTED: return mt5term::terminal().connected ? 1 : 0;
     case TERMINAL_TRADE_ALLOWED: return mt5term::terminal().algo_trading ? 1 : 0;
   }
   mql5h::not_emulated("TerminalInfoInteger property " + std::to_string((int)property));
@@ -785,6 +786,10 @@ inline bool OrderSend(const MqlTradeRequest &request, MqlTradeResult &result) {
   if (!mt5term::terminal().algo_trading) {
     result = MqlTradeResult();
     return mt5term::fail(result, TRADE_RETCODE_CLIENT_DISABLES_AT);
+  }
+  if (!mt5term::terminal().connected) {
+    result = MqlTradeResult();
+    return mt5term::fail(result, TRADE_RETCODE_CONNECTION);
   }
   return mt5term::trade(request, result);
 }

@@ -106,3 +106,22 @@ async def test_new_inputs_after_a_stop_start_a_fresh_session(
     (exit_event,) = ea.of("exit")
     assert (exit_event["why"], exit_event["stopped"]) == ("max_timers", False)
     assert not ea.texts("comment")[-2].startswith("eagate: STOPPED")
+
+
+async def test_without_a_broker_connection_signals_are_left_on_the_server(
+    ea_binary: Path, terminal: Terminal
+) -> None:
+    async with ScriptedServer() as server:
+        server.script("poll", poll_answer(device_signal()))
+        arguments = ea_arguments(
+            terminal,
+            server=server.url,
+            device=DEVICE,
+            extra=("--broker-disconnected", "--deadline", "1.5"),
+        )
+        ea = await run_ea(ea_binary, arguments)
+    # Polling now would turn every signal into a final failed ack (10031 no connection).
+    assert len(server.of("me")) == 1
+    assert server.of("poll") == []
+    assert ea.of("trade") == []
+    assert "no connection to the trade server: not polling" in ea.texts("comment")[-2]

@@ -74,6 +74,7 @@ bool          g_busy = false;          // OnTimer re-entry guard
 bool          g_resolved = false;      // interrupted signals looked up after the start
 bool          g_connected = false;
 bool          g_trading_off = false;   // Algo Trading disabled: not polling
+bool          g_broker_off = false;    // no connection to the trade server: not polling
 string        g_device_name = "";
 datetime      g_last_poll = 0;         // local time of the last answered poll
 long          g_next_poll_ms = 0;      // short polls: not before this GetTickCount64()
@@ -870,6 +871,9 @@ void EaShowStatus(void)
       line += " | last signal " + (g_last_signal == "" ? "none" : g_last_signal);
       if(g_trading_off)
          line += " | Algo Trading is off: not polling (turn it on in the toolbar and the EA's Common tab)";
+      else
+         if(g_broker_off)
+            line += " | no connection to the trade server: not polling";
       line += " | errors: " + (g_last_error == "" ? "none" : g_last_error);
       if(!g_client.Ready())
          line += " (retry in " + IntegerToString((g_client.WaitMs() + 999) / 1000) + " s)";
@@ -901,6 +905,7 @@ void EaResetState(void)
    g_resolved = false;
    g_connected = false;
    g_trading_off = false;
+   g_broker_off = false;
    g_device_name = "";
    g_last_poll = 0;
    g_next_poll_ms = 0;
@@ -982,16 +987,20 @@ void OnTimer(void)
    g_busy = true;
    if(!g_client.Stopped())
      {
-      if(!g_resolved)
+      // Signals wait on the server while the terminal may not trade: polling then would only
+      // turn them into failed acks (10027 Algo Trading off, 10031 no connection).
+      g_trading_off = TerminalInfoInteger(TERMINAL_TRADE_ALLOWED) == 0 ||
+                      MQLInfoInteger(MQL_TRADE_ALLOWED) == 0;
+      g_broker_off = TerminalInfoInteger(TERMINAL_CONNECTED) == 0;
+      // Interrupted signals are looked up once connected: before that, the terminal's orders,
+      // positions and history may not be there yet, and a miss means trading them again.
+      if(!g_resolved && !g_broker_off)
         {
          g_resolved = true;
          EaResolveInterrupted();
         }
-      // Signals wait on the server while the terminal may not trade: polling then would only
-      // turn them into failed acks.
-      g_trading_off = TerminalInfoInteger(TERMINAL_TRADE_ALLOWED) == 0 ||
-                      MQLInfoInteger(MQL_TRADE_ALLOWED) == 0;
-      if(!g_client.Stopped() && EaSendPendingAcks() && g_client.Ready() && !g_trading_off)
+      if(!g_client.Stopped() && EaSendPendingAcks() && g_client.Ready() && !g_trading_off &&
+         !g_broker_off)
          EaPoll();
      }
    if(g_client.Stopped())
