@@ -11,9 +11,10 @@ and refuses to start. Instances that share Redis share the lease.
   every few seconds; if it dropped (the lock went with it) the lease is taken again on a new
   one. If another instance took it meanwhile, this one has lost it: ``on_lost`` is called
   (`eagate serve` then stops, exit 1). While the database is unreachable nothing can take it.
-- SQLite: ``flock`` on ``<database file>.instance.lock`` (created 0600 next to it), released
-  by the kernel when the process ends, however it ends. The check notices the file being
-  removed or replaced (a new instance would lock the new file) and handles it like a drop.
+- SQLite: ``flock`` on ``<database file>.instance.lock`` (created 0600 next to the real
+  file: symlinks are followed, as SQLite follows them), released by the kernel when the
+  process ends, however it ends. The check notices the file being removed or replaced (a new
+  instance would lock the new file) and handles it like a drop.
 
 Operator commands (`eagate migrate`, `eagate clients ...`) are not instances and take no
 lease; neither do apps built in-process (tests): the lease belongs to the serving process.
@@ -254,6 +255,10 @@ def acquire_instance_lease(
         path = sqlite_file(database_url)
         if path is None:
             return None
+        # Next to the file itself, however it is reached: SQLite follows symlinks to the
+        # database (its -wal and -shm live by the real file), so must the lease, or an
+        # instance reaching it through a link would hold a lease of its own.
+        path = path.resolve()
         lock = _FileLock(path.with_name(path.name + LOCK_FILE_SUFFIX), shared=with_redis)
     else:
         lock = _AdvisoryLock(database_url, shared=with_redis, timeout=_ACQUIRE_TIMEOUT)

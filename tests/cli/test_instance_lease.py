@@ -107,6 +107,42 @@ def test_an_instance_with_redis_cannot_join_one_without(
     assert_refused(alone)
 
 
+@pytest.mark.parametrize("link", ["file", "directory"])
+def test_a_symlink_to_the_database_is_the_same_database(tmp_path: Path, link: str) -> None:
+    """SQLite follows symlinks to the database file (its -wal and -shm go next to the real
+    file), so a second instance reaching it through a link shares the database: refused."""
+    real = tmp_path / "shared" / "eagate.db"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    if link == "file":
+        through_link = elsewhere / "linked.db"
+        with eagate_serve(
+            tmp_path / "a", name="a", EAGATE_DATABASE_URL=f"sqlite+aiosqlite:///{real}"
+        ):
+            through_link.symlink_to(real)
+            second = run_eagate(
+                tmp_path / "b",
+                "serve",
+                "--port",
+                str(free_port()),
+                EAGATE_DATABASE_URL=f"sqlite+aiosqlite:///{through_link}",
+            )
+    else:
+        (elsewhere / "data").symlink_to(real.parent, target_is_directory=True)
+        through_link = elsewhere / "data" / "eagate.db"
+        with eagate_serve(
+            tmp_path / "a", name="a", EAGATE_DATABASE_URL=f"sqlite+aiosqlite:///{real}"
+        ):
+            second = run_eagate(
+                tmp_path / "b",
+                "serve",
+                "--port",
+                str(free_port()),
+                EAGATE_DATABASE_URL=f"sqlite+aiosqlite:///{through_link}",
+            )
+    assert_refused(second)
+
+
 def test_the_lease_file_is_private(tmp_path: Path) -> None:
     with eagate_serve(tmp_path, name="a"):
         lock = tmp_path / "eagate.db.instance.lock"
