@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from eagate.app import create_app
 from eagate.ops import bearer_token_matches
@@ -40,6 +41,13 @@ async def test_metrics_need_the_token_when_it_is_set(app_client: AppClientFactor
         assert allowed.headers["content-type"].startswith("text/plain")
         # The other operator endpoints stay open (probes carry no token).
         assert (await client.get("/healthz")).status_code == 200
+
+
+@pytest.mark.parametrize("weak", ["", "short-token"])
+def test_an_empty_or_short_metrics_token_is_refused(weak: str, tmp_path: Path) -> None:
+    # `EAGATE_METRICS_TOKEN=` set empty would otherwise pass `Authorization: Bearer `.
+    with pytest.raises(ValidationError, match="metrics_token"):
+        make_settings("sqlite+aiosqlite:///:memory:", tmp_path, metrics_token=weak)
 
 
 def test_bearer_token_matching() -> None:

@@ -57,8 +57,10 @@ class Settings(BaseSettings):
     long_polls_per_device: int = Field(2, ge=1)
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     log_level: str = "INFO"
-    # When set, GET /metrics requires `Authorization: Bearer <token>` (SPEC 7).
-    metrics_token: SecretStr | None = None
+    # When set, GET /metrics requires `Authorization: Bearer <token>` (SPEC 7). At least 16
+    # characters: an empty one (`EAGATE_METRICS_TOKEN=`) would let `Bearer ` through, and
+    # failed guesses at /metrics are not throttled.
+    metrics_token: SecretStr | None = Field(None, min_length=16)
     # How often `eagate serve` checks that it still holds its instance lease (lease.py).
     instance_lease_check_seconds: float = Field(5.0, gt=0, le=60)
 
