@@ -4,6 +4,7 @@ instance; sign-ins appear in the audit trail."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
@@ -296,3 +297,41 @@ async def test_sign_ins_and_failures_are_audited_with_the_address(
     # sign-in that came before it in that minute.
     assert datetime.fromisoformat(failed[1]["at"]) > datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
     assert events.index(failed[1]) < events.index(signed_in[0])
+
+
+async def test_a_sign_in_checked_against_the_old_password_opens_no_session_after_a_change(
+    client: httpx.AsyncClient,
+) -> None:
+    """A password change must leave no session of the old password. A sign-in whose password
+    was verified just before the change commits must not open a session just after it (the
+    verification runs outside any transaction): else whoever knows the old password, signing
+    in in a loop, keeps a session through the change that was meant to shut them out."""
+    owner = await new_owner(client)
+    passwords = client.app.state.eagate.passwords  # type: ignore[attr-defined]
+    real_verify = passwords.verify
+    verified, go_on = asyncio.Event(), asyncio.Event()
+
+    async def verify_then_wait(password_hash: str | None, password: str) -> bool:
+        result: bool = await real_verify(password_hash, password)
+        if not verified.is_set():  # the sign-in's: verified, then parked before its session
+            verified.set()
+            await go_on.wait()
+        return result
+
+    passwords.verify = verify_then_wait
+    try:
+        old_password_sign_in = asyncio.create_task(
+            client.post(f"{API}/auth/token", data={"username": owner.email, "password": PASSWORD})
+        )
+        await asyncio.wait_for(verified.wait(), 10)
+        changed = await change_password(client, owner, PASSWORD, NEW_PASSWORD)
+        assert changed.status_code == 204, changed.text
+        go_on.set()
+        response = await asyncio.wait_for(old_password_sign_in, 10)
+    finally:
+        go_on.set()
+        del passwords.verify
+    assert_problem(response, 401, "invalid_credentials")
+    assert response.headers["www-authenticate"] == "Bearer"
+    live = await sessions_of(client, owner)
+    assert [session["current"] for session in live] == [True]

@@ -99,7 +99,13 @@ async def sign_in(
     if client.locked_at is not None:
         raise AccountLocked()
     return await open_session(
-        ctx, client, ip=ip, user_agent=user_agent, jwt_key=jwt_key, ttl_seconds=ttl_seconds
+        ctx,
+        client,
+        ip=ip,
+        user_agent=user_agent,
+        jwt_key=jwt_key,
+        ttl_seconds=ttl_seconds,
+        verified_hash=client.password_hash,
     )
 
 
@@ -111,9 +117,12 @@ async def open_session(
     user_agent: str | None,
     jwt_key: bytes,
     ttl_seconds: int,
+    verified_hash: str | None = None,
 ) -> SignedIn:
     """A session and its token for an owner who just proved their password (a sign-in, or
-    the dashboard's sign-up, which needs no second hash)."""
+    the dashboard's sign-up, which needs no second hash). ``verified_hash``: the hash the
+    password was verified against, which must still be the account's (InvalidCredentials if
+    the password was changed meanwhile: the change revoked every session of the old one)."""
     now = ctx.clock.now()
     async with ctx.database.transaction() as session:
         owner_session = await service.start_session(
@@ -123,6 +132,7 @@ async def open_session(
             user_agent=user_agent,
             ttl_seconds=ttl_seconds,
             now=now,
+            verified_hash=verified_hash,
         )
     token = issue_access_token(
         client_id=client.id,

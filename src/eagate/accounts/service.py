@@ -168,11 +168,13 @@ async def start_session(
     user_agent: str | None,
     ttl_seconds: int,
     now: datetime,
+    verified_hash: str | None = None,
 ) -> OwnerSession:
     """A new session for an owner whose password was just verified (AccountLocked if an
-    operator locked the account, InvalidCredentials if it was deleted meanwhile)."""
+    operator locked the account, InvalidCredentials if it was deleted meanwhile or, given the
+    ``verified_hash`` the password was checked against, if its password changed since)."""
     client = await _locked_client(session, client_id)
-    if client is None:
+    if client is None or (verified_hash is not None and client.password_hash != verified_hash):
         raise InvalidCredentials()
     if client.locked_at is not None:
         raise AccountLocked()
