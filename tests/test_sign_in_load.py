@@ -9,6 +9,7 @@ write lock) and at how many were let in at all.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -243,3 +244,14 @@ async def test_only_failures_spend_the_allowance_then_even_the_right_password_wa
             assert wrong.status_code == 401
         blocked = await client.post(f"{API}/auth/token", data=token_form(owner.email))
         assert_problem(blocked, 429, "rate_limited")
+
+
+def test_default_hashing_bound_fits_the_memory_budget() -> None:
+    """By default at most 192 MiB of Argon2 memory is in use at once, and one hash always may
+    run; below that, one hash per core the process may use."""
+    from eagate.core import default_hash_concurrency
+
+    cores = len(os.sched_getaffinity(0))
+    assert default_hash_concurrency(65536) == min(cores, 3)  # the default cost: 64 MiB each
+    assert default_hash_concurrency(1024) == cores
+    assert default_hash_concurrency(1024 * 1024) == 1  # 1 GiB each: still one at a time

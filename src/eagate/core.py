@@ -35,12 +35,28 @@ def build_core(settings: Settings) -> Core:
     )
 
 
+# What concurrent password hashes may take together, by default: each takes
+# EAGATE_ARGON2_MEMORY_KIB (64 MiB by default), so the default bound is 3 at that cost.
+HASHING_MEMORY_BUDGET_KIB = 192 * 1024
+
+
+def default_hash_concurrency(memory_kib: int) -> int:
+    """One hash per core this process may run on (a container's CPU set, not the host's),
+    and no more than the memory budget holds; at least one."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, HASHING_MEMORY_BUDGET_KIB // memory_kib))
+
+
 def build_passwords(settings: Settings) -> Passwords:
     return Passwords(
         time_cost=settings.argon2_time_cost,
         memory_kib=settings.argon2_memory_kib,
         gate=HashingGate(
-            slots=settings.password_hash_concurrency or os.cpu_count() or 1,
+            slots=settings.password_hash_concurrency
+            or default_hash_concurrency(settings.argon2_memory_kib),
             queue=settings.password_hash_queue,
             wait_seconds=settings.password_hash_wait_seconds,
         ),
