@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from eagate.core import default_hash_concurrency
 from tests.conftest import AppClientFactory
 from tests.helpers import PASSWORD, assert_problem, new_owner, register_device
 
@@ -249,8 +250,6 @@ async def test_only_failures_spend_the_allowance_then_even_the_right_password_wa
 def test_default_hashing_bound_fits_the_memory_budget() -> None:
     """By default at most 192 MiB of Argon2 memory is in use at once, and one hash always may
     run; below that, one hash per core the process may use."""
-    from eagate.core import default_hash_concurrency
-
     cores = len(os.sched_getaffinity(0))
     assert default_hash_concurrency(65536) == min(cores, 3)  # the default cost: 64 MiB each
     assert default_hash_concurrency(1024) == cores
