@@ -27,10 +27,14 @@ typecheck: install
 # Parallel workers (pytest-xdist): each has its own databases, Redis database and ports.
 # loadfile keeps a file's tests on one worker: module-scoped servers start once, and tests
 # that check what their neighbours recorded still see it. PYTEST_WORKERS=0 runs serially.
+# --max-worker-restart=0: a test past its time limit ends its worker (pytest-timeout's thread
+# method); with loadfile, a replacement worker is never given work and the run waits forever,
+# so the other workers finish the run instead.
 PYTEST_WORKERS ?= auto
 
 pytest: install
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --cov --cov-report=term $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --max-worker-restart=0 \
+		--cov --cov-report=term $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
