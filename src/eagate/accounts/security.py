@@ -82,16 +82,18 @@ class Passwords:
     def __init__(self, *, time_cost: int, memory_kib: int, gate: HashingGate | None = None) -> None:
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
         self.gate = gate or HashingGate(slots=1, queue=8, wait_seconds=30.0)
-        self._threads = ThreadPoolExecutor(
-            max_workers=self.gate.slots,
-            thread_name_prefix="argon2",
-            initializer=_yield_to_the_event_loop,
-        )
+        self._threads: ThreadPoolExecutor | None = None  # made on first use, again after close
         # Verified against when the email is unknown, so both paths cost one verification.
         self._dummy_hash = self._hasher.hash("eagate-dummy-password-for-equal-timing")
 
     async def _run(self, work: Callable[[], T]) -> T:
         async with self.gate.slot():
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(
+                    max_workers=self.gate.slots,
+                    thread_name_prefix="argon2",
+                    initializer=_yield_to_the_event_loop,
+                )
             done = asyncio.get_running_loop().run_in_executor(self._threads, work)
             try:
                 return await asyncio.shield(done)
@@ -102,8 +104,11 @@ class Passwords:
                 raise
 
     def close(self) -> None:
-        """Let the hashing threads end (the server is stopping)."""
-        self._threads.shutdown(wait=False)
+        """Let the hashing threads end (the server is stopping; an app that starts again
+        gets new ones)."""
+        if self._threads is not None:
+            self._threads.shutdown(wait=False)
+            self._threads = None
 
     async def hash(self, password: str) -> str:
         return await self._run(lambda: self._hasher.hash(password))
