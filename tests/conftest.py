@@ -6,7 +6,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -75,6 +75,18 @@ def create_postgres_database(base_url: str) -> str:
 def drop_postgres_database(base_url: str, url: str) -> None:
     name = make_url(url).database
     asyncio.run(_postgres_admin(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new migrated PostgreSQL database for one test, dropped afterwards (a skip, or in CI a
+    failure, where PostgreSQL is not configured)."""
+    base = require_service(POSTGRES_URL, "PostgreSQL", "EAGATE_TEST_POSTGRES_URL")
+    url = create_postgres_database(base)
+    try:
+        yield url
+    finally:
+        drop_postgres_database(base, url)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -18,10 +18,8 @@ from sqlalchemy.engine import make_url
 
 from eagate.lease import LEASE_KEY
 from tests.conftest import (
-    POSTGRES_URL,
     REDIS_URL,
-    create_postgres_database,
-    drop_postgres_database,
+    fresh_postgres_database,
     require_service,
 )
 from tests.servers import eagate_serve, free_port, server_environment
@@ -43,12 +41,8 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[st
     if request.param == "sqlite":
         yield {"EAGATE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'shared' / 'eagate.db'}"}
         return
-    base = require_service(POSTGRES_URL, "PostgreSQL", "EAGATE_TEST_POSTGRES_URL")
-    url = create_postgres_database(base)
-    try:
+    with fresh_postgres_database() as url:
         yield {"EAGATE_DATABASE_URL": url}
-    finally:
-        drop_postgres_database(base, url)
 
 
 def run_eagate(data_dir: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
@@ -190,12 +184,8 @@ async def _terminate(url: str, pids: list[int], *, then_take: bool) -> object:
 
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
-    base = require_service(POSTGRES_URL, "PostgreSQL", "EAGATE_TEST_POSTGRES_URL")
-    url = create_postgres_database(base)
-    try:
+    with fresh_postgres_database() as url:
         yield url
-    finally:
-        drop_postgres_database(base, url)
 
 
 def _wait_for_holders(url: str, count: int) -> list[int]:

@@ -28,10 +28,7 @@ from tests.cli.operator_support import (
     wait_for_status,
 )
 from tests.conftest import (
-    POSTGRES_URL,
-    create_postgres_database,
-    drop_postgres_database,
-    require_service,
+    fresh_postgres_database,
 )
 from tests.servers import eagate_serve
 
@@ -43,12 +40,8 @@ SECRETS = (
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    base = require_service(POSTGRES_URL, "PostgreSQL", "EAGATE_TEST_POSTGRES_URL")
-    url = create_postgres_database(base)
-    try:
+    with fresh_postgres_database() as url:
         yield url
-    finally:
-        drop_postgres_database(base, url)
 
 
 def test_generate_prints_a_fresh_master_key(tmp_path: Path) -> None:

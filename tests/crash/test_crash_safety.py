@@ -36,10 +36,7 @@ import pytest
 
 from eagate.client import DeviceClient, DeviceConnectionError, ServerError
 from tests.conftest import (
-    POSTGRES_URL,
-    create_postgres_database,
-    drop_postgres_database,
-    require_service,
+    fresh_postgres_database,
 )
 from tests.helpers import PASSWORD
 from tests.servers import ServerProcess, free_port, server_environment, wait_ready
@@ -111,12 +108,8 @@ def server_settings(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     if request.param == "sqlite":
         yield settings
         return
-    base = require_service(POSTGRES_URL, "PostgreSQL", "EAGATE_TEST_POSTGRES_URL")
-    url = create_postgres_database(base)
-    try:
+    with fresh_postgres_database() as url:
         yield {**settings, "EAGATE_DATABASE_URL": url}
-    finally:
-        drop_postgres_database(base, url)
 
 
 @dataclass

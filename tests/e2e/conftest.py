@@ -9,10 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import (
-    POSTGRES_URL,
-    create_postgres_database,
-    drop_postgres_database,
-    require_service,
+    fresh_postgres_database,
 )
 from tests.servers import ServerProcess, eagate_serve
 
@@ -30,13 +27,11 @@ def serve(backend: str, data_dir: Path, **settings: str) -> Iterator[ServerProce
         with eagate_serve(data_dir, **settings) as server:
             yield server
         return
-    base = require_service(POSTGRES_URL, "PostgreSQL", "EAGATE_TEST_POSTGRES_URL")
-    database_url = create_postgres_database(base)
-    try:
-        with eagate_serve(data_dir, EAGATE_DATABASE_URL=database_url, **settings) as server:
-            yield server
-    finally:
-        drop_postgres_database(base, database_url)
+    with (
+        fresh_postgres_database() as database_url,
+        eagate_serve(data_dir, EAGATE_DATABASE_URL=database_url, **settings) as server,
+    ):
+        yield server
 
 
 @pytest.fixture(scope="package")

@@ -25,10 +25,7 @@ from bench.rawhttp import Connection, json_request, open_many, signed_request
 from eagate.migrations_runner import upgrade_to_head
 from eagate.settings import Settings
 from tests.conftest import (
-    POSTGRES_URL,
-    create_postgres_database,
-    drop_postgres_database,
-    require_service,
+    fresh_postgres_database,
 )
 from tests.servers import ServerProcess, eagate_serve
 
@@ -49,12 +46,8 @@ def database(backend: str, data_dir: Path) -> Iterator[dict[str, str]]:
         upgrade_to_head(Settings(data_dir=data_dir).resolved_database_url)
         yield {}
         return
-    base = require_service(POSTGRES_URL, "PostgreSQL", "EAGATE_TEST_POSTGRES_URL")
-    url = create_postgres_database(base)
-    try:
+    with fresh_postgres_database() as url:
         yield {"EAGATE_DATABASE_URL": url}
-    finally:
-        drop_postgres_database(base, url)
 
 
 def sign_in(server: ServerProcess, email: str) -> str:
