@@ -39,8 +39,8 @@ class Settings(BaseSettings):
     # anything below OWASP's minimum (19 MiB, 2 passes).
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(65536, ge=8)
-    # Password hashes running at once (unset: one per core, at most 192 MiB of Argon2 memory
-    # together: core.default_hash_concurrency), and callers that may wait (up to
+    # Password hashes running at once (unset: one per core but the event loop's, at most 192 MiB
+    # of Argon2 memory together: core.default_hash_concurrency), and callers that may wait (up to
     # password_hash_wait_seconds) for a free slot; past that, 503 password_hashing_busy.
     password_hash_concurrency: int | None = Field(None, ge=1)
     password_hash_queue: int = Field(4, ge=0)
