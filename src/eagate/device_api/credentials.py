@@ -125,6 +125,12 @@ class CredentialCache:
                     future.set_exception(exc)
                     future.exception()  # mark retrieved: waiters re-raise it themselves
                 continue
+            except asyncio.CancelledError:
+                # Stopping: no device may be left waiting on a load that will never come.
+                for device_id in batch + self._to_load:
+                    self._loading.pop(device_id).cancel()
+                self._to_load = []
+                raise
             for device_id in batch:
                 credentials = loaded.get(device_id)
                 # An invalidation that arrived while we were loading wins over what we read.
