@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,73 +18,75 @@ from tests.helpers import assert_problem, new_owner, register_device, signed_req
 from tests.servers import PausableProxy
 
 
-async def test_redis_outage_fails_closed_then_recovers(app_client: AppClientFactory) -> None:
+@pytest.fixture
+async def redis_proxy() -> AsyncIterator[tuple[PausableProxy, str]]:
+    """A pausable proxy in front of the test Redis, and the URL that reaches Redis through it."""
     redis_url = urlsplit(require_service(REDIS_URL, "Redis", "EAGATE_TEST_REDIS_URL"))
     proxy = PausableProxy(redis_url.hostname or "127.0.0.1", redis_url.port or 6379)
     await proxy.start()
     try:
-        async with app_client(redis_url=f"redis://127.0.0.1:{proxy.port}/0") as client:
-            owner = await new_owner(client)
-            device = await register_device(client, owner)
-            assert (
-                await signed_request(client, device, "GET", "/api/v1/device/me")
-            ).status_code == 200
-
-            proxy.pause()
-            refused = await signed_request(client, device, "GET", "/api/v1/device/poll")
-            body = assert_problem(refused, 503, "replay_cache_unavailable")
-            assert int(refused.headers["retry-after"]) > 0
-            assert isinstance(body["server_time"], int)
-
-            # The owner API does not need Redis.
-            listed = await client.get("/api/v1/devices", headers=owner.headers)
-            assert listed.status_code == 200
-            created = await client.post(
-                "/api/v1/signals",
-                content=json.dumps({"instrument": "GBPUSD", "side": "buy", "volume": 0.5}),
-                headers={**owner.headers, "Content-Type": "application/json"},
-            )
-            assert created.status_code == 201, created.text
-
-            proxy.resume()
-            deadline = time.monotonic() + 10
-            while True:
-                polled = await signed_request(client, device, "GET", "/api/v1/device/poll")
-                if polled.status_code == 200 or time.monotonic() > deadline:
-                    break
-                await asyncio.sleep(0.2)
-            assert polled.status_code == 200, polled.text
-            # The signal created during the outage is delivered once Redis is back.
-            assert [s["signal_id"] for s in polled.json()["signals"]] == [created.json()["id"]]
+        yield proxy, f"redis://127.0.0.1:{proxy.port}{redis_url.path or '/0'}"
     finally:
         await proxy.close()
 
 
-async def test_a_silent_redis_fails_closed_within_seconds(app_client: AppClientFactory) -> None:
-    """Connected but never answering (a frozen Redis): device requests still end, in 503."""
-    redis_url = urlsplit(require_service(REDIS_URL, "Redis", "EAGATE_TEST_REDIS_URL"))
-    proxy = PausableProxy(redis_url.hostname or "127.0.0.1", redis_url.port or 6379)
-    await proxy.start()
-    try:
-        async with app_client(redis_url=f"redis://127.0.0.1:{proxy.port}/0") as client:
-            owner = await new_owner(client)
-            device = await register_device(client, owner)
-            assert (
-                await signed_request(client, device, "GET", "/api/v1/device/me")
-            ).status_code == 200
+async def test_redis_outage_fails_closed_then_recovers(
+    app_client: AppClientFactory, redis_proxy: tuple[PausableProxy, str]
+) -> None:
+    proxy, redis_url = redis_proxy
+    async with app_client(redis_url=redis_url) as client:
+        owner = await new_owner(client)
+        device = await register_device(client, owner)
+        assert (await signed_request(client, device, "GET", "/api/v1/device/me")).status_code == 200
 
-            proxy.stall()
-            started = time.monotonic()
-            async with asyncio.timeout(10):
-                refused = await signed_request(client, device, "GET", "/api/v1/device/poll")
-            assert_problem(refused, 503, "replay_cache_unavailable")
-            assert time.monotonic() - started < 3
+        proxy.pause()
+        refused = await signed_request(client, device, "GET", "/api/v1/device/poll")
+        body = assert_problem(refused, 503, "replay_cache_unavailable")
+        assert int(refused.headers["retry-after"]) > 0
+        assert isinstance(body["server_time"], int)
 
-            proxy.resume()
+        # The owner API does not need Redis.
+        listed = await client.get("/api/v1/devices", headers=owner.headers)
+        assert listed.status_code == 200
+        created = await client.post(
+            "/api/v1/signals",
+            content=json.dumps({"instrument": "GBPUSD", "side": "buy", "volume": 0.5}),
+            headers={**owner.headers, "Content-Type": "application/json"},
+        )
+        assert created.status_code == 201, created.text
+
+        proxy.resume()
+        deadline = time.monotonic() + 10
+        while True:
             polled = await signed_request(client, device, "GET", "/api/v1/device/poll")
-            assert polled.status_code == 200, polled.text
-    finally:
-        await proxy.close()
+            if polled.status_code == 200 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        assert polled.status_code == 200, polled.text
+        # The signal created during the outage is delivered once Redis is back.
+        assert [s["signal_id"] for s in polled.json()["signals"]] == [created.json()["id"]]
+
+
+async def test_a_silent_redis_fails_closed_within_seconds(
+    app_client: AppClientFactory, redis_proxy: tuple[PausableProxy, str]
+) -> None:
+    """Connected but never answering (a frozen Redis): device requests still end, in 503."""
+    proxy, redis_url = redis_proxy
+    async with app_client(redis_url=redis_url) as client:
+        owner = await new_owner(client)
+        device = await register_device(client, owner)
+        assert (await signed_request(client, device, "GET", "/api/v1/device/me")).status_code == 200
+
+        proxy.stall()
+        started = time.monotonic()
+        async with asyncio.timeout(10):
+            refused = await signed_request(client, device, "GET", "/api/v1/device/poll")
+        assert_problem(refused, 503, "replay_cache_unavailable")
+        assert time.monotonic() - started < 3
+
+        proxy.resume()
+        polled = await signed_request(client, device, "GET", "/api/v1/device/poll")
+        assert polled.status_code == 200, polled.text
 
 
 async def test_shutdown_is_bounded_when_a_cancellation_is_lost(

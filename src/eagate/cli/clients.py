@@ -6,12 +6,12 @@ import os
 from typing import Annotated
 
 import typer
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 from rich.table import Table
 
 from eagate.accounts import service as accounts
 from eagate.accounts.models import Client
-from eagate.accounts.schemas import ClientOut, Email, SignupRequest
+from eagate.accounts.schemas import ClientOut, SignupRequest
 from eagate.audit.service import OPERATOR_CLI
 from eagate.cli.common import (
     CommandError,
@@ -21,6 +21,7 @@ from eagate.cli.common import (
     err,
     fail,
     id_column,
+    normalize_email,
     out,
     owner_by_email,
     plain,
@@ -145,23 +146,13 @@ def delete(
     err.print("its devices can no longer sign; its access tokens are refused")
 
 
-_EMAIL: TypeAdapter[str] = TypeAdapter(Email)
-
-
-def _normalize_email(value: str) -> str:
-    try:
-        return _EMAIL.validate_python(value)
-    except ValidationError as exc:
-        raise typer.BadParameter(validation_messages(exc)) from None
-
-
 # `eagate clients lock EMAIL`: the email as an argument, as operators type it.
 EmailArgument = Annotated[
     str,
     typer.Argument(
         metavar="EMAIL",
         help="The owner's email (case-insensitive)",
-        callback=_normalize_email,
+        callback=normalize_email,
         show_default=False,
     ),
 ]

@@ -159,7 +159,8 @@ def validation_messages(exc: ValidationError) -> str:
     return "; ".join(messages)
 
 
-def _normalize_email(value: str) -> str:
+def normalize_email(value: str) -> str:
+    """An email as sign-up stores it (trimmed, lower-cased, checked); a usage error if not."""
     try:
         return _EMAIL.validate_python(value)
     except ValidationError as exc:
@@ -171,7 +172,7 @@ EmailOption = Annotated[
     typer.Option(
         "--email",
         help="The owner's email (case-insensitive)",
-        callback=_normalize_email,
+        callback=normalize_email,
         show_default=False,
     ),
 ]
