@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from eagate.accounts.errors import AccountLocked, EmailTaken, InvalidCredentials, SessionNotFound
 from eagate.accounts.models import Client, OwnerSession
 from eagate.audit import service as audit
-from eagate.audit.models import AuditEvent
 from eagate.devices.changes import record_owner_devices_gone
 from eagate.devices.models import Device
 from eagate.errors import NotAuthenticated
@@ -210,32 +209,16 @@ async def record_sign_in_failure(
 ) -> None:
     """``owner.sign_in_failed``: one event per owner per minute, with a count, stamped with
     the minute's first failure (so it sorts after whatever came before it)."""
-    if await _locked_client(session, client_id) is None:
+    if await _locked_client(session, client_id) is None:  # the row lock: one event
         return
-    minute = now.replace(second=0, microsecond=0)
-    event = await session.scalar(
-        select(AuditEvent)
-        .where(
-            AuditEvent.client_id == client_id,
-            AuditEvent.action == "owner.sign_in_failed",
-            AuditEvent.at >= minute,
-            AuditEvent.at < minute + timedelta(minutes=1),
-        )
-        .order_by(AuditEvent.id.desc())
-        .limit(1)
+    await audit.count_in_minute(
+        session,
+        client_id=client_id,
+        action="owner.sign_in_failed",
+        actor=audit.Actor("anonymous", ip),
+        first_at=now,
+        count=1,
     )
-    if event is None:
-        audit.record(
-            session,
-            client_id=client_id,
-            action="owner.sign_in_failed",
-            actor=audit.Actor("anonymous", ip),
-            at=now,
-            detail={"count": 1},
-        )
-        return
-    event.detail = {**event.detail, "count": int(event.detail.get("count", 0)) + 1}
-    event.ip = ip
 
 
 async def authenticate_session(

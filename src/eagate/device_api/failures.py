@@ -21,21 +21,15 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from eagate.audit.models import AuditEvent
+from eagate.audit import service as audit
 from eagate.clock import Clock
 from eagate.db import Database
-from eagate.ids import uuid7_at
 
 log = logging.getLogger("eagate.device_api")
 
 ACTION = "device.auth_failed"
 # pg_advisory_xact_lock(int4, int4): this class id keeps these locks apart from any other.
 _LOCK_CLASS = 0x65614641  # "eaFA"
-
-
-def minute_id_range(minute: int) -> tuple[uuid.UUID, uuid.UUID]:
-    """The UUIDv7 ids whose time falls in ``minute`` (unix minutes): [low, high)."""
-    return uuid.UUID(int=minute * 60_000 << 80), uuid.UUID(int=(minute + 1) * 60_000 << 80)
 
 
 def _device_lock_key(device_id: uuid.UUID) -> int:
@@ -74,47 +68,24 @@ class AuthFailureLog:
         batch, self._pending = self._pending, {}
         async with self._database.transaction() as session:
             # One order for the per-device locks, so two flushers never deadlock.
-            for (device_id, minute), tally in sorted(batch.items(), key=lambda item: item[0]):
-                await self._add(session, device_id, minute, tally)
+            for (device_id, _minute), tally in sorted(batch.items(), key=lambda item: item[0]):
+                await self._add(session, device_id, tally)
 
-    async def _add(
-        self, session: AsyncSession, device_id: uuid.UUID, minute: int, tally: _Tally
-    ) -> None:
+    async def _add(self, session: AsyncSession, device_id: uuid.UUID, tally: _Tally) -> None:
         if not self._database.is_sqlite:
             await session.execute(
                 select(func.pg_advisory_xact_lock(_LOCK_CLASS, _device_lock_key(device_id)))
             )
-        low, high = minute_id_range(minute)
-        event = await session.scalar(
-            select(AuditEvent)
-            .where(
-                AuditEvent.client_id == tally.client_id,
-                AuditEvent.device_id == device_id,
-                AuditEvent.id >= low,
-                AuditEvent.id < high,
-                AuditEvent.action == ACTION,
-            )
-            .order_by(AuditEvent.id)
-            .limit(1)
+        await audit.count_in_minute(
+            session,
+            client_id=tally.client_id,
+            action=ACTION,
+            actor=audit.Actor(f"device:{device_id}", tally.ip),
+            first_at=datetime.fromtimestamp(tally.first_at, UTC),
+            count=tally.count,
+            codes=tally.codes,
+            device_id=device_id,
         )
-        if event is None:
-            session.add(
-                AuditEvent(
-                    id=uuid7_at(int(tally.first_at * 1000)),
-                    client_id=tally.client_id,
-                    at=datetime.fromtimestamp(tally.first_at, UTC),
-                    action=ACTION,
-                    actor=f"device:{device_id}",
-                    device_id=device_id,
-                    ip=tally.ip,
-                    detail={"count": tally.count, "codes": dict(tally.codes)},
-                )
-            )
-            return
-        codes = Counter(event.detail.get("codes", {}))
-        codes.update(tally.codes)
-        event.detail = {"count": event.detail.get("count", 0) + tally.count, "codes": dict(codes)}
-        event.ip = tally.ip
 
     async def run(self) -> None:
         while True:
