@@ -4,15 +4,28 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest bench clean
+LOCK := requirements.lock
+
+.PHONY: install lock run test lint typecheck pytest bench clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The exact versions of requirements.lock, each file checked against its hash (pip then refuses
+# any dependency the lock does not pin), then the project itself, editable, without dependencies.
+$(STAMP): pyproject.toml $(LOCK)
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Rewrites requirements.lock from pyproject.toml (its dependencies and the dev extra) with the
+# uv the lock pins. Versions already locked are kept while pyproject.toml allows them;
+# LOCK_ARGS=--upgrade (or --upgrade-package NAME) takes the newest. Then `make install`.
+lock: install
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+		--python-platform linux --generate-hashes --custom-compile-command 'make lock' \
+		--quiet $(LOCK_ARGS) -o $(LOCK)
 
 run: install
 	$(BIN)/eagate serve --host 127.0.0.1 --port 8000
