@@ -35,9 +35,9 @@ from bench.provision import ProvisionedDevice, provision
 from bench.report import figure, print_figures, result
 from eagate.app import create_app
 from eagate.devices.models import Device
-from eagate.migrations_runner import upgrade_to_head
+from eagate.kit.migrate import upgrade_to_head
+from eagate.kit.signing import signed_headers
 from eagate.settings import Settings
-from eagate.signing import signed_headers
 
 NAME = "activity_writes"
 POLL_TARGET = "/api/v1/device/poll?wait=0"
@@ -85,9 +85,10 @@ async def _measure(settings: Settings, devices: int, polls: int, seconds: float)
     provisioned = await provision(settings, owners=1, devices_per_owner=devices)
     fleet = provisioned.devices
     app = create_app(settings)
+    runtime = app.fastapi.state.runtime
     counter = WriteCounter()
-    event.listen(app.eagate.database.engine.sync_engine, "before_cursor_execute", counter)
-    interval = app.eagate.settings.activity_flush_seconds
+    event.listen(runtime.database.engine.sync_engine, "before_cursor_execute", counter)
+    interval = runtime.settings.activity_flush_seconds
     statuses: Counter[int] = Counter()
     async with app.fastapi.router.lifespan_context(app.fastapi):
         transport = httpx.ASGITransport(app=app)
@@ -96,7 +97,7 @@ async def _measure(settings: Settings, devices: int, polls: int, seconds: float)
             for device in fleet:
                 statuses[(await http.get(POLL_TARGET, headers=_headers(device))).status_code] += 1
             await asyncio.sleep(interval * 1.5)  # their activity is flushed before counting
-            warm_writes = app.eagate.activity.writes
+            warm_writes = runtime.activity.writes
 
             async def one_poll(device: ProvisionedDevice, headers: dict[str, str]) -> None:
                 statuses[(await http.get(POLL_TARGET, headers=headers)).status_code] += 1
@@ -115,9 +116,9 @@ async def _measure(settings: Settings, devices: int, polls: int, seconds: float)
             await asyncio.gather(*tasks)
             polled_seconds = loop.time() - started
         # Leaving the lifespan flushes what the last interval recorded.
-    activity_updates = app.eagate.activity.writes - warm_writes
+    activity_updates = runtime.activity.writes - warm_writes
     counter.enabled = False
-    database = app.eagate.database
+    database = runtime.database
     async with database.transaction(read_only=True) as session:
         written = await session.scalar(
             select(func.count()).select_from(Device).where(Device.last_poll_at.is_not(None))
@@ -158,7 +159,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         data_dir = Path(tmp)
         settings = Settings(
             data_dir=data_dir,
-            database_url=f"sqlite+aiosqlite:///{data_dir / 'eagate.db'}",
+            database_url=f"sqlite+aiosqlite:///{data_dir / 'eagate.kit.db'}",
             env="test",
             argon2_time_cost=1,
             argon2_memory_kib=1024,

@@ -35,7 +35,7 @@ from bench import harness
 from bench.provision import Owner, ProvisionedDevice, provision
 from bench.rawhttp import Connection, json_request, open_many, signed_request
 from bench.report import at_most, figure, percentile, print_figures, result, summarize_ms
-from eagate.migrations_runner import upgrade_to_head
+from eagate.kit.migrate import upgrade_to_head
 from eagate.settings import Settings
 
 NAME = "delivery_latency"

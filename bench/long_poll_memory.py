@@ -25,7 +25,7 @@ from bench import harness
 from bench.provision import ProvisionedDevice, provision
 from bench.rawhttp import Connection, Response, signed_request
 from bench.report import at_most, figure, print_figures, result, summarize_ms
-from eagate.migrations_runner import upgrade_to_head
+from eagate.kit.migrate import upgrade_to_head
 from eagate.settings import Settings
 
 NAME = "long_poll_memory"

@@ -28,12 +28,12 @@ from sqlalchemy import insert
 from bench.harness import PASSWORD, asyncpg_dsn
 from eagate.accounts.models import Client, OwnerSession
 from eagate.accounts.security import Passwords, issue_access_token
-from eagate.db import Database
 from eagate.devices.models import Device
 from eagate.devices.names import name_key
 from eagate.devices.secrets import SecretBox, fingerprint_of, generate_secret
-from eagate.ids import uuid7
-from eagate.keys import load_server_keys
+from eagate.kit.db import Database
+from eagate.kit.ids import uuid7
+from eagate.kit.keys import load_server_keys
 from eagate.settings import Settings
 
 CLIENTS = Client.__table__

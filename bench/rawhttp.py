@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from eagate.signing import signed_headers
+from eagate.kit.signing import signed_headers
 
 
 @dataclass

@@ -33,7 +33,7 @@ import httpx
 from bench import harness
 from bench.provision import BulkLoad, bulk_load
 from bench.report import at_most, figure, print_figures, result, summarize_ms
-from eagate.pagination import decode_cursor
+from eagate.kit.paging import decode_cursor
 from eagate.settings import Settings
 
 NAME = "registry_scale"

@@ -32,10 +32,9 @@ import httpx
 from bench import harness
 from bench.report import figure, percentile, print_figures, result
 from eagate.app import create_app
-from eagate.device_api.replay import MemoryReplayGuard
-from eagate.migrations_runner import upgrade_to_head
-from eagate.settings import Settings
-from eagate.signing import (
+from eagate.cluster.replay import MemoryReplayGuard
+from eagate.kit.migrate import upgrade_to_head
+from eagate.kit.signing import (
     body_sha256,
     canonical_string,
     key_from_secret,
@@ -43,6 +42,7 @@ from eagate.signing import (
     signature_matches,
     signed_headers,
 )
+from eagate.settings import Settings
 
 NAME = "verify_cost"
 TARGET = "/api/v1/device/poll?wait=0"
@@ -52,7 +52,7 @@ PASSWORD = "benchmark-password"
 def _settings(data_dir: Path, redis_url: str | None) -> Settings:
     return Settings(
         data_dir=data_dir,
-        database_url=f"sqlite+aiosqlite:///{data_dir / 'eagate.db'}",
+        database_url=f"sqlite+aiosqlite:///{data_dir / 'eagate.kit.db'}",
         redis_url=redis_url,
         env="test",
         argon2_time_cost=1,
@@ -81,7 +81,7 @@ async def _authenticate_cost(settings: Settings, calls: int) -> dict[str, Any]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://eagate.test") as http:
             device = await _register_device(http)
-        authenticator = app.eagate.device_auth
+        authenticator = app.fastapi.state.runtime.device_auth
         # The client's address, where this version of the authenticator takes one (throttling).
         extra: dict[str, Any] = (
             {"ip": "127.0.0.1"}

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from eagate.signing import body_sha256, canonical_string, key_from_secret, sign
+from eagate.kit.signing import body_sha256, canonical_string, key_from_secret, sign
 
 OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "test-vectors.json"
 
@@ -176,7 +176,7 @@ def render() -> str:
 
 
 def _self_check(document: dict[str, Any]) -> None:
-    # A second derivation with hmac/hashlib only, so a bug in eagate.signing cannot publish.
+    # A second derivation with hmac/hashlib only, so a bug in eagate.kit.signing cannot publish.
     for vector in document["vectors"]:
         inputs = vector["inputs"]
         digest = hmac.new(

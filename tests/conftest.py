@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from eagate.app import create_app
-from eagate.clock import Clock
-from eagate.migrations_runner import upgrade_to_head
+from eagate.kit.clock import Clock
+from eagate.kit.migrate import upgrade_to_head
 from eagate.settings import Settings
 
 # Settings come from each test, never from the developer's shell.
@@ -95,7 +95,7 @@ def database_url(
 ) -> Iterator[str]:
     """A migrated database shared by the session's tests (each test makes its own owners)."""
     if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("sqlite") / "eagate.db"
+        path = tmp_path_factory.mktemp("sqlite") / "eagate.kit.db"
         url = f"sqlite+aiosqlite:///{path}"
         upgrade_to_head(url)
         yield url

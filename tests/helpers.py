@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from eagate.signing import signed_headers
+from eagate.kit.signing import signed_headers
 
 PASSWORD = "correct horse battery"
 

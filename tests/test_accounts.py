@@ -11,7 +11,7 @@ import jwt
 import pytest
 import sqlalchemy as sa
 
-from eagate.clock import FrozenClock
+from eagate.kit.clock import FrozenClock
 from tests.conftest import AppClientFactory
 from tests.helpers import PASSWORD, Owner, assert_problem, new_owner, register_device
 from tests.registry_support import (
@@ -355,7 +355,7 @@ async def test_me_without_a_valid_token_is_401(
 async def test_token_for_another_audience_is_refused(client: httpx.AsyncClient) -> None:
     owner = await new_owner(client)
     # Forged with the server's own key (from the app under test) to isolate the claim check.
-    key = client.app.state.eagate.keys.jwt_secret  # type: ignore[attr-defined]
+    key = client.app.state.runtime.keys.jwt_secret  # type: ignore[attr-defined]
     now = int(time.time())
     claims = {"sub": owner.id, "iat": now, "exp": now + 600}
 

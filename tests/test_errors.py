@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from eagate.clock import FrozenClock
+from eagate.kit.clock import FrozenClock
 from tests.conftest import AppClientFactory
 from tests.helpers import PASSWORD, Owner, assert_problem, new_owner, register_device
 from tests.registry_support import API, device_url, list_devices, non_raising

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
-from eagate.signing import signed_headers
+from eagate.kit.signing import signed_headers
 from tests.helpers import (
     PASSWORD,
     Owner,

@@ -7,7 +7,7 @@ import re
 
 import httpx
 
-from eagate.clock import FrozenClock
+from eagate.kit.clock import FrozenClock
 from tests.conftest import AppClientFactory
 from tests.helpers import new_owner, register_device, signed_request
 

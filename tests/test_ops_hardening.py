@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from eagate.app import create_app
-from eagate.ops import bearer_token_matches
+from eagate.http.operations import bearer_token_matches
 from tests.conftest import AppClientFactory, make_settings
 from tests.helpers import assert_problem, new_owner
 
@@ -77,7 +77,7 @@ async def test_a_trailing_slash_is_a_plain_404_never_a_redirect_to_the_host_head
     "unreachable",
     [
         "postgresql+asyncpg://eagate@127.0.0.1:9/unreachable",
-        "sqlite+aiosqlite:////nonexistent-eagate-dir/eagate.db",
+        "sqlite+aiosqlite:////nonexistent-eagate-dir/eagate.kit.db",
     ],
 )
 async def test_readyz_gives_a_plain_reason_without_internals(

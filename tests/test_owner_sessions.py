@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from eagate.clock import FrozenClock
+from eagate.kit.clock import FrozenClock
 from tests.conftest import AppClientFactory
 from tests.helpers import PASSWORD, Owner, assert_problem, new_owner
 from tests.registry_support import API, ISO_UTC, audit_events, direct_db
@@ -307,7 +307,7 @@ async def test_a_sign_in_checked_against_the_old_password_opens_no_session_after
     verification runs outside any transaction): else whoever knows the old password, signing
     in in a loop, keeps a session through the change that was meant to shut them out."""
     owner = await new_owner(client)
-    passwords = client.app.state.eagate.passwords  # type: ignore[attr-defined]
+    passwords = client.app.state.runtime.passwords  # type: ignore[attr-defined]
     real_verify = passwords.verify
     verified, go_on = asyncio.Event(), asyncio.Event()
 

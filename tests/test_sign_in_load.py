@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from eagate.core import default_hash_concurrency
+from eagate.accounts.security import default_hash_concurrency
 from tests.conftest import AppClientFactory
 from tests.helpers import PASSWORD, assert_problem, new_owner, register_device
 
@@ -55,7 +55,7 @@ class ParkedHasher:
 
 @asynccontextmanager
 async def parked_hashing(client: httpx.AsyncClient) -> AsyncIterator[ParkedHasher]:
-    passwords = client.app.state.eagate.passwords  # type: ignore[attr-defined]
+    passwords = client.app.state.runtime.passwords  # type: ignore[attr-defined]
     real = passwords._hasher
     parked = ParkedHasher(real)
     passwords._hasher = parked
@@ -94,7 +94,7 @@ async def test_sign_in_hashes_with_no_connection_held_and_no_write_lock(
         signer = await new_owner(client)
         other = await new_owner(client)
         await register_device(client, other)
-        engine = client.app.state.eagate.database.engine  # type: ignore[attr-defined]
+        engine = client.app.state.runtime.database.engine  # type: ignore[attr-defined]
 
         async with parked_hashing(client) as hasher:
             sign_ins = [

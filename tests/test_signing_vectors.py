@@ -1,6 +1,6 @@
 """The published signing vectors (docs/test-vectors.json) and the signing module's contract.
 
-Each vector is checked twice: with eagate.signing, and again with plain hmac/hashlib/base64
+Each vector is checked twice: with eagate.kit.signing, and again with plain hmac/hashlib/base64
 (plus a by-hand RFC 2104 HMAC, the construction EA authors must build in MQL5), so a bug in
 the one implementation cannot make its own vectors pass.
 """
@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eagate.signing import (
+from eagate.kit.signing import (
     HEADER_DEVICE_ID,
     HEADER_NONCE,
     HEADER_SIGNATURE,

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from eagate.db import Database
 from eagate.devices.rekey import RekeyReport, rekey_device_secrets
 from eagate.devices.secrets import SecretBox
-from eagate.keys import decode_master_key, new_master_key_text
+from eagate.kit.db import Database
+from eagate.kit.keys import decode_master_key, new_master_key_text
 from tests.cli.operator_support import (
     Cli,
     describe,

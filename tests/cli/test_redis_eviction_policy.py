@@ -16,7 +16,11 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from eagate.redis_policy import UnsafeRedisPolicy, judge_eviction_policy, read_eviction_policy
+from eagate.cluster.redis_policy import (
+    UnsafeRedisPolicy,
+    judge_eviction_policy,
+    read_eviction_policy,
+)
 from eagate.settings import Environment
 from tests.cli.test_instance_lease import PRODUCTION, run_eagate
 from tests.conftest import require_service

@@ -24,7 +24,7 @@ from eagate.client import (
     SignalNotFoundError,
     TimestampOutOfWindowError,
 )
-from eagate.clock import FrozenClock
+from eagate.kit.clock import FrozenClock
 from tests.client.support import (
     API,
     Sleeps,

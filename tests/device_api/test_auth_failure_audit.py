@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from eagate.clock import FrozenClock
+from eagate.kit.clock import FrozenClock
 from tests.conftest import AppClientFactory
 from tests.helpers import Owner, new_owner, register_device, signed_request
 
@@ -17,7 +17,7 @@ FORGED = "f" * 64
 
 
 async def _flush(client: httpx.AsyncClient) -> None:
-    await client.app.state.eagate.auth_failures.flush()  # type: ignore[attr-defined]
+    await client.app.state.runtime.auth_failures.flush()  # type: ignore[attr-defined]
 
 
 async def _trail(client: httpx.AsyncClient, owner: Owner, device_id: str) -> list[dict[str, Any]]:

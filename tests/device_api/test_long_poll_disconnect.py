@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from eagate.signing import signed_headers
+from eagate.kit.signing import signed_headers
 from tests.helpers import new_owner, register_device, signed_request
 
 

@@ -120,6 +120,6 @@ async def test_forged_requests_do_not_count_as_activity(client: httpx.AsyncClien
     device = await register_device(client, owner)
     forged = await signed_request(client, device, "GET", "/api/v1/device/poll", secret="0" * 64)
     assert forged.status_code == 401
-    await client.app.state.eagate.activity.flush()  # type: ignore[attr-defined]
+    await client.app.state.runtime.activity.flush()  # type: ignore[attr-defined]
     seen = (await client.get(f"/api/v1/devices/{device['id']}", headers=owner.headers)).json()
     assert seen["last_seen_at"] is None

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from eagate.signing import signed_headers
+from eagate.kit.signing import signed_headers
 from tests.helpers import assert_problem, new_owner, register_device
 
 TARGET = "/api/v1/device/ack"

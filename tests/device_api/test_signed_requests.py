@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from eagate.clock import FrozenClock
+from eagate.kit.clock import FrozenClock
 from tests.conftest import AppClientFactory
 from tests.helpers import assert_problem, new_owner, register_device, signed_request
 
@@ -141,7 +141,7 @@ async def test_activity_is_visible_to_the_owner(client: httpx.AsyncClient) -> No
     poll = await signed_request(client, device, "GET", "/api/v1/device/poll?limit=10")
     assert poll.status_code == 200, poll.text
     assert poll.json()["signals"] == []
-    await client.app.state.eagate.activity.flush()  # type: ignore[attr-defined]
+    await client.app.state.runtime.activity.flush()  # type: ignore[attr-defined]
     seen = (await client.get(f"/api/v1/devices/{device['id']}", headers=owner.headers)).json()
     assert seen["last_poll_at"] is not None
     assert seen["last_seen_at"] is not None

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 
-from eagate.clock import FrozenClock
+from eagate.kit.clock import FrozenClock
 from tests.conftest import REDIS_URL, AppClientFactory, require_service
 from tests.helpers import PASSWORD, assert_problem, new_owner, register_device, signed_request
 
@@ -138,10 +138,10 @@ async def test_auth_failures_are_audited_once_per_device_per_minute(
     for _ in range(5):
         forged = await signed_request(client, device, "GET", "/api/v1/device/me", secret=FORGED)
         assert forged.status_code == 401
-    await client.app.state.eagate.auth_failures.flush()  # type: ignore[attr-defined]
+    await client.app.state.runtime.auth_failures.flush()  # type: ignore[attr-defined]
     for _ in range(2):
         await signed_request(client, device, "GET", "/api/v1/device/me", secret=FORGED)
-    await client.app.state.eagate.auth_failures.flush()  # type: ignore[attr-defined]
+    await client.app.state.runtime.auth_failures.flush()  # type: ignore[attr-defined]
     events = (
         await client.get("/api/v1/audit", params={"device_id": device["id"]}, headers=owner.headers)
     ).json()

@@ -9,8 +9,8 @@ import uuid
 import httpx
 import pytest
 
-from eagate.clock import FrozenClock
-from eagate.throttle import address_key
+from eagate.cluster.throttle import address_key
+from eagate.kit.clock import FrozenClock
 from tests.conftest import AppClientFactory
 from tests.device_api.test_throttling import FORGED, from_ip
 from tests.helpers import assert_problem, signed_request

@@ -22,7 +22,7 @@ from bench.harness import PASSWORD, raise_open_files_limit
 from bench.provision import provision
 from bench.rawhttp import Connection, json_request, open_many, signed_request
 
-from eagate.migrations_runner import upgrade_to_head
+from eagate.kit.migrate import upgrade_to_head
 from eagate.settings import Settings
 from tests.conftest import (
     fresh_postgres_database,

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from eagate.signing import body_sha256, canonical_string, key_from_secret, sign
+from eagate.kit.signing import body_sha256, canonical_string, key_from_secret, sign
 from tests.ea.harness import HARNESS, INCLUDE, ROOT, VIOLATION_STATUS, build, run
 
 VECTORS: list[dict[str, Any]] = json.loads(

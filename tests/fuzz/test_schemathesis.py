@@ -33,10 +33,10 @@ from hypothesis import strategies as st
 from schemathesis.python import asgi
 from sqlalchemy.engine import make_url
 
-from eagate.api import API_PREFIX
 from eagate.app import create_app
-from eagate.asgi import EagateApp
-from eagate.signing import signed_headers
+from eagate.http.edge import Edge
+from eagate.http.paths import API_PREFIX
+from eagate.kit.signing import signed_headers
 from tests.conftest import make_settings
 from tests.helpers import PASSWORD, assert_problem, new_owner
 from tests.openapi_support import build_document
@@ -111,7 +111,7 @@ class Server:
     """The app under test, started by Schemathesis' ASGI client (on that client's own event
     loop), and what each operation's fuzzing was answered."""
 
-    app: EagateApp
+    app: Edge
     http: requests.Session
     backend: str
     statuses: dict[str, Counter[int]] = field(default_factory=dict)

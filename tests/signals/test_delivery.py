@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from eagate.clock import FrozenClock
+from eagate.kit.clock import FrozenClock
 from tests.conftest import AppClientFactory
 from tests.helpers import Owner, assert_problem, new_owner, register_device, signed_request
 

@@ -6,7 +6,7 @@ import json
 
 import httpx
 
-from eagate.clock import FrozenClock
+from eagate.kit.clock import FrozenClock
 from tests.conftest import AppClientFactory
 from tests.helpers import assert_problem, new_owner, register_device, signed_request
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from eagate.accounts import service
 from eagate.accounts.errors import AccountLocked, EmailTaken, InvalidCredentials, WrongPassword
 from eagate.accounts.models import Client, OwnerSession
-from eagate.accounts.security import AccessToken, Passwords, issue_access_token
+from eagate.accounts.security import AccessToken, Passwords, Tokens
 from eagate.audit.service import Actor
-from eagate.clock import Clock
-from eagate.db import Database
-from eagate.text import reject_control_characters
-from eagate.throttle import Throttle
+from eagate.cluster.throttle import Throttle
+from eagate.kit.clock import Clock
+from eagate.kit.db import Database
+from eagate.kit.text import reject_control_characters
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class Context:
     passwords: Passwords
     throttle: Throttle
     clock: Clock
+    tokens: Tokens
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,6 @@ async def sign_in(
     password: str,
     ip: str | None,
     user_agent: str | None,
-    jwt_key: bytes,
-    ttl_seconds: int,
 ) -> SignedIn:
     """A new session and its access token for these credentials.
 
@@ -103,8 +102,6 @@ async def sign_in(
         client,
         ip=ip,
         user_agent=user_agent,
-        jwt_key=jwt_key,
-        ttl_seconds=ttl_seconds,
         verified_hash=client.password_hash,
     )
 
@@ -115,8 +112,6 @@ async def open_session(
     *,
     ip: str | None,
     user_agent: str | None,
-    jwt_key: bytes,
-    ttl_seconds: int,
     verified_hash: str | None = None,
 ) -> SignedIn:
     """A session and its token for an owner who just proved their password (a sign-in, or
@@ -130,17 +125,11 @@ async def open_session(
             client_id=client.id,
             ip=ip,
             user_agent=user_agent,
-            ttl_seconds=ttl_seconds,
+            ttl_seconds=ctx.tokens.ttl_seconds,
             now=now,
             verified_hash=verified_hash,
         )
-    token = issue_access_token(
-        client_id=client.id,
-        session_id=owner_session.id,
-        key=jwt_key,
-        now=now,
-        ttl_seconds=ttl_seconds,
-    )
+    token = ctx.tokens.issue(client_id=client.id, session_id=owner_session.id, now=now)
     return SignedIn(client, owner_session, token)
 
 

@@ -6,8 +6,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from eagate.db import Base
-from eagate.ids import uuid7
+from eagate.kit.db import Base
+from eagate.kit.ids import uuid7
 
 
 class Client(Base):

@@ -21,11 +21,10 @@ from eagate.accounts.schemas import (
     SignupRequest,
     TokenOut,
 )
-from eagate.api import API_PREFIX
-from eagate.openapi import problem_responses
-from eagate.pagination import PageRequest, page_request, set_next_link
-from eagate.requests import client_ip
-from eagate.state import SessionDep, StateDep
+from eagate.http.dependencies import ClockDep, SessionDep, client_ip
+from eagate.http.openapi import problem_responses
+from eagate.http.paging import PageDep, set_next_link
+from eagate.http.paths import API_PREFIX
 
 public = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["accounts"])
 sessions = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["accounts"])
@@ -54,7 +53,6 @@ async def sign_up(body: SignupRequest, ctx: FlowsDep, request: Request) -> Clien
 async def issue_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     ctx: FlowsDep,
-    state: StateDep,
     request: Request,
     response: Response,
 ) -> TokenOut:
@@ -65,21 +63,19 @@ async def issue_token(
         password=form.password,
         ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
-        jwt_key=state.keys.jwt_secret,
-        ttl_seconds=state.settings.access_token_ttl_seconds,
     )
     response.headers["Cache-Control"] = "no-store"  # RFC 6749 5.1
     return TokenOut(access_token=signed_in.token.token, expires_in=signed_in.token.expires_in)
 
 
 @sessions.post("/logout", status_code=status.HTTP_204_NO_CONTENT, operation_id="log_out")
-async def log_out(principal: CurrentPrincipal, session: SessionDep, state: StateDep) -> Response:
+async def log_out(principal: CurrentPrincipal, session: SessionDep, clock: ClockDep) -> Response:
     """Sign out: revoke the presented token's session, on every instance."""
     await service.revoke_session(
         session,
         client_id=principal.client.id,
         session_id=principal.session_id,
-        now=state.clock.now(),
+        now=clock.now(),
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -88,14 +84,14 @@ async def log_out(principal: CurrentPrincipal, session: SessionDep, state: State
 async def list_sessions(
     principal: CurrentPrincipal,
     session: SessionDep,
-    state: StateDep,
+    clock: ClockDep,
     request: Request,
     response: Response,
-    page: Annotated[PageRequest, Depends(page_request)],
+    page: PageDep,
 ) -> list[Session]:
     """The owner's live sessions, newest first; `current` marks this token's."""
     result = await service.list_sessions(
-        session, client_id=principal.client.id, page=page, now=state.clock.now()
+        session, client_id=principal.client.id, page=page, now=clock.now()
     )
     set_next_link(request, response, result.next_after)
     return [
@@ -118,11 +114,11 @@ async def list_sessions(
     operation_id="revoke_session",
 )
 async def revoke_session(
-    session_id: uuid.UUID, owner: CurrentOwner, session: SessionDep, state: StateDep
+    session_id: uuid.UUID, owner: CurrentOwner, session: SessionDep, clock: ClockDep
 ) -> Response:
     """Revoke one of the owner's sessions (sign it out), on every instance."""
     await service.revoke_session(
-        session, client_id=owner.id, session_id=session_id, now=state.clock.now()
+        session, client_id=owner.id, session_id=session_id, now=clock.now()
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from eagate.text import reject_control_characters
+from eagate.kit.text import reject_control_characters
 
 
 def _normalize_email(value: str) -> str:

@@ -5,20 +5,18 @@ transaction each, and flush, never commit."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eagate.accounts.errors import AccountLocked, EmailTaken, InvalidCredentials, SessionNotFound
 from eagate.accounts.models import Client, OwnerSession
 from eagate.audit import service as audit
-from eagate.devices.changes import record_owner_devices_gone
-from eagate.devices.models import Device
-from eagate.errors import NotAuthenticated
-from eagate.pagination import Page, PageRequest
+from eagate.kit.paging import Page, PageRequest
+from eagate.kit.problems import NotAuthenticated
 
 # last_used_at is written at most this often per session (not on every request).
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -27,14 +25,11 @@ LAST_USED_RESOLUTION = timedelta(seconds=60)
 KEEP_ENDED_SESSIONS = timedelta(days=7)
 USER_AGENT_MAX = 256
 
-
-@dataclass(frozen=True)
-class ClientSummary:
-    """An account with its device counts (for operators)."""
-
-    client: Client
-    devices: int
-    active_devices: int
+# What other domains do, in the deleting transaction, before an owner is deleted (devices:
+# announce that none of its devices may sign any more). Wired once by eagate.runtime, so this
+# domain never imports those above it.
+OwnerDeletionHook = Callable[[AsyncSession, uuid.UUID, datetime], Awaitable[None]]
+owner_deletion_hooks: list[OwnerDeletionHook] = []
 
 
 # --- accounts --------------------------------------------------------------------------------
@@ -126,33 +121,11 @@ async def reset_lockout(session: AsyncSession, client_id: uuid.UUID) -> None:
     )
 
 
-def _summaries() -> Select[Client, int, int]:
-    return (
-        select(
-            Client,
-            func.count(Device.id),
-            func.count(Device.id).filter(Device.is_active.is_(True)),
-        )
-        .outerjoin(Device, Device.client_id == Client.id)
-        .group_by(Client.id)
-    )
-
-
-async def list_clients(session: AsyncSession) -> list[ClientSummary]:
-    """Every account, oldest first, with how many devices it has."""
-    rows = await session.execute(_summaries().order_by(Client.created_at, Client.id))
-    return [ClientSummary(client, devices, active) for client, devices, active in rows]
-
-
-async def summarize_client(session: AsyncSession, client_id: uuid.UUID) -> ClientSummary | None:
-    row = (await session.execute(_summaries().where(Client.id == client_id))).first()
-    return ClientSummary(*row) if row else None
-
-
 async def delete_client(session: AsyncSession, client_id: uuid.UUID, *, now: datetime) -> None:
     """Delete the account; the database cascades to everything it owns (its sessions and
-    audit trail included)."""
-    await record_owner_devices_gone(session, client_id, at=now)
+    audit trail included). The other domains' hooks run first, in the same transaction."""
+    for hook in owner_deletion_hooks:
+        await hook(session, client_id, now)
     await session.execute(delete(Client).where(Client.id == client_id))
 
 

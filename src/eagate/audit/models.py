@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from eagate.db import Base
-from eagate.ids import uuid7
+from eagate.kit.db import Base
+from eagate.kit.ids import uuid7
 
 
 class AuditEvent(Base):

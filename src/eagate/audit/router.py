@@ -4,14 +4,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict
 
 from eagate.accounts.dependencies import CurrentOwner
-from eagate.api import API_PREFIX
 from eagate.audit import service
-from eagate.pagination import PageRequest, page_request, set_next_link
-from eagate.state import SessionDep
+from eagate.http.dependencies import SessionDep
+from eagate.http.paging import PageDep, set_next_link
+from eagate.http.paths import API_PREFIX
 
 router = APIRouter(prefix=f"{API_PREFIX}/audit", tags=["audit"])
 
@@ -34,7 +34,7 @@ async def list_audit_events(
     session: SessionDep,
     request: Request,
     response: Response,
-    page: Annotated[PageRequest, Depends(page_request)],
+    page: PageDep,
     device_id: Annotated[uuid.UUID | None, Query(description="Only this device's events")] = None,
 ) -> list[AuditEventOut]:
     """The owner's audit trail, newest first."""

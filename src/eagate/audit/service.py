@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eagate.audit.models import AuditEvent
-from eagate.ids import uuid7_at
-from eagate.pagination import Page, PageRequest
+from eagate.kit.ids import uuid7_at
+from eagate.kit.paging import Page, PageRequest
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from rich.table import Table
 from eagate.accounts import service as accounts
 from eagate.accounts.models import Client
 from eagate.accounts.schemas import ClientOut, SignupRequest
+from eagate.accounts.security import build_passwords
 from eagate.audit.service import OPERATOR_CLI
 from eagate.cli.common import (
     CommandError,
@@ -29,8 +30,9 @@ from eagate.cli.common import (
     validation_messages,
     when,
 )
-from eagate.clock import Clock
-from eagate.core import Core, build_passwords
+from eagate.devices import service as devices
+from eagate.kit.clock import Clock
+from eagate.runtime import Core
 
 app = typer.Typer(name="clients", no_args_is_help=True)
 
@@ -75,9 +77,9 @@ def create(email: EmailOption, json_output: JsonOption = False) -> None:
 def list_clients(json_output: JsonOption = False) -> None:
     """List every owner account, oldest first, with its device counts."""
 
-    async def work(core: Core) -> list[accounts.ClientSummary]:
+    async def work(core: Core) -> list[devices.ClientSummary]:
         async with core.database.transaction(read_only=True) as session:
-            return await accounts.list_clients(session)
+            return await devices.list_clients(session)
 
     summaries = run(work)
     if json_output:
@@ -116,10 +118,10 @@ def delete(
 ) -> None:
     """Delete an owner account and everything it owns, as DELETE /clients/me does."""
 
-    async def work(core: Core) -> accounts.ClientSummary:
+    async def work(core: Core) -> devices.ClientSummary:
         async with core.database.transaction(read_only=True) as session:
             client = await owner_by_email(session, email)
-            summary = await accounts.summarize_client(session, client.id)
+            summary = await devices.summarize_client(session, client.id)
         if summary is None:
             raise CommandError(f"no account with the email {email}")
         if not yes:

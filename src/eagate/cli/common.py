@@ -27,17 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from eagate.accounts import service as accounts
 from eagate.accounts.models import Client
 from eagate.accounts.schemas import Email
-from eagate.clock import Clock
-from eagate.coordination import RedisCoordination
-from eagate.core import Core, build_core
-from eagate.device_api.credentials import CredentialCache
+from eagate.cluster.coordination import Listeners, RedisCoordination
 from eagate.devices import changes as device_changes
-from eagate.errors import ProblemError
-from eagate.keys import KeyConfigurationError
-from eagate.logs import configure_logging
-from eagate.migrations_runner import head_revision
+from eagate.kit.keys import KeyConfigurationError
+from eagate.kit.logs import configure_logging
+from eagate.kit.migrate import head_revision
+from eagate.kit.problems import ProblemError
+from eagate.runtime import Core, build_core
 from eagate.settings import Settings
-from eagate.signals.delivery import DeliveryHub
 
 T = TypeVar("T")
 
@@ -95,11 +92,7 @@ def run(work: Callable[[Core], Awaitable[T]], core: Core | None = None) -> T:
         # With Redis, tell running servers of credential changes at once (the database
         # outbox would reach them within a second anyway).
         shared = (
-            RedisCoordination(
-                core.settings.redis_url,
-                CredentialCache(core.database, core.secret_box, Clock()),
-                DeliveryHub(),
-            )
+            RedisCoordination(core.settings.redis_url, Listeners.nobody())
             if core.settings.redis_url
             else None
         )

@@ -25,12 +25,12 @@ from eagate.cli.common import (
     validation_messages,
     when,
 )
-from eagate.clock import Clock
-from eagate.core import Core
 from eagate.devices import service
 from eagate.devices.models import Device
 from eagate.devices.schemas import DeviceCreate, DeviceOut, DeviceRevoke, DeviceWithSecret
-from eagate.pagination import MAX_LIMIT, PageRequest
+from eagate.kit.clock import Clock
+from eagate.kit.paging import MAX_LIMIT, PageRequest
+from eagate.runtime import Core
 
 app = typer.Typer(name="devices", no_args_is_help=True)
 

@@ -9,10 +9,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from eagate.cli.common import CommandError, JsonOption, emit_json, err, load_core, out, run
-from eagate.core import Core
 from eagate.devices.rekey import BATCH_SIZE, RekeyReport, UnknownMasterKeys, rekey_device_secrets
 from eagate.devices.secrets import key_id_of
-from eagate.keys import decode_master_key, new_master_key_text
+from eagate.kit.keys import decode_master_key, new_master_key_text
+from eagate.runtime import Core
 
 app = typer.Typer(name="keys", no_args_is_help=True)
 

@@ -17,17 +17,17 @@ from eagate.cli.device import app as device_app
 from eagate.cli.devices import app as devices_app
 from eagate.cli.keys import app as keys_app
 from eagate.cli.signals import app as signals_app
-from eagate.datadir import ensure_private_dir
-from eagate.keys import KeyConfigurationError, load_server_keys
-from eagate.lease import (
+from eagate.cluster.redis_policy import UnsafeRedisPolicy, check_redis_eviction
+from eagate.kit.datadir import ensure_private_dir
+from eagate.kit.keys import KeyConfigurationError, load_server_keys
+from eagate.kit.lease import (
     InstanceLease,
     InstanceLeaseRefused,
     acquire_instance_lease,
     refusal_message,
 )
-from eagate.logs import configure_logging
-from eagate.migrations_runner import upgrade_to_head
-from eagate.redis_policy import UnsafeRedisPolicy, check_redis_eviction
+from eagate.kit.logs import configure_logging
+from eagate.kit.migrate import upgrade_to_head
 from eagate.settings import Settings
 
 app = typer.Typer(

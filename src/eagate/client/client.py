@@ -1,6 +1,6 @@
 """DeviceClient: the async SDK for the signed device API (SPEC 4).
 
-Every request is signed with `eagate.signing` (the one implementation of the protocol) over the
+Every request is signed with `eagate.kit.signing` (the one implementation of the protocol) over the
 request target exactly as httpx sends it. The client keeps an estimate of the server's clock
 from each response's X-Server-Time, so a device whose own clock is wrong still signs with a
 timestamp the server accepts.
@@ -34,7 +34,7 @@ from eagate.client.errors import (
 )
 from eagate.client.models import AckResult, AckStatus, DeviceInfo, PollResult
 from eagate.client.retry import full_jitter_delay, is_retryable_status, parse_retry_after
-from eagate.signing import signed_headers
+from eagate.kit.signing import signed_headers
 
 log = logging.getLogger("eagate.client")
 

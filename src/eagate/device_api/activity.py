@@ -8,7 +8,6 @@ lifespan's shutdown flushes what is left, so a graceful stop loses nothing.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -16,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, case, or_, update
 
-from eagate.db import Database, UTCDateTime
 from eagate.devices.models import Device
+from eagate.kit.db import Database, UTCDateTime
 
 log = logging.getLogger("eagate.device_api")
 
@@ -48,7 +47,7 @@ def _datetime(at: float | None) -> datetime | None:
 class ActivityRecorder:
     def __init__(self, database: Database, *, interval: float) -> None:
         self._database = database
-        self._interval = interval
+        self.interval = interval
         # Unix seconds as floats: cheaper on the hot path than datetimes, converted at flush.
         self._pending: dict[uuid.UUID, list[float | None]] = {}
         self.writes = 0  # UPDATE statements executed (one per device per flush): for benchmarks
@@ -90,14 +89,3 @@ class ActivityRecorder:
             raise
         self.writes += len(rows)
         return len(rows)
-
-    async def run(self) -> None:
-        """Background task: flush every interval until cancelled."""
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.flush()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("activity flush failed; will retry")

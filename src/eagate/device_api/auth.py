@@ -8,9 +8,8 @@ from collections.abc import Iterable, Mapping
 
 from sqlalchemy import update
 
-from eagate.clock import Clock
-from eagate.coordination import Coordination
-from eagate.db import Database
+from eagate.cluster.coordination import Coordination
+from eagate.cluster.throttle import RateLimited, Throttle
 from eagate.device_api.credentials import CredentialCache, DeviceCredentials
 from eagate.device_api.errors import (
     DeviceAuthError,
@@ -23,8 +22,10 @@ from eagate.device_api.errors import (
 from eagate.device_api.failures import AuthFailureLog
 from eagate.devices.changes import record_auth_change
 from eagate.devices.models import Device
-from eagate.metrics import Metrics
-from eagate.signing import (
+from eagate.kit.clock import Clock
+from eagate.kit.db import Database
+from eagate.kit.metrics import Metrics
+from eagate.kit.signing import (
     HEADER_DEVICE_ID,
     HEADER_NONCE,
     HEADER_SIGNATURE,
@@ -35,8 +36,7 @@ from eagate.signing import (
     parse_signature_headers,
     signature_matches,
 )
-from eagate.signing import MalformedSignatureHeaders as MalformedHeaders
-from eagate.throttle import RateLimited, Throttle
+from eagate.kit.signing import MalformedSignatureHeaders as MalformedHeaders
 
 log = logging.getLogger("eagate.device_api")
 

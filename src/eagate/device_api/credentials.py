@@ -19,12 +19,12 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from eagate.clock import Clock
-from eagate.db import Database
 from eagate.device_api.errors import DeviceKeyUnavailable
 from eagate.devices.models import Device, DeviceAuthChange
 from eagate.devices.secrets import InvalidTag, SealedSecret, SecretBox, UnknownMasterKey
-from eagate.signing import keyed_mac
+from eagate.kit.clock import Clock
+from eagate.kit.db import Database
+from eagate.kit.signing import keyed_mac
 
 log = logging.getLogger("eagate.device_api")
 
@@ -77,7 +77,7 @@ class CredentialCache:
         self._secret_box = secret_box
         self._clock = clock
         self._max_entries = max_entries
-        self._watch_interval = watch_interval
+        self.watch_interval = watch_interval
         # Keyed by the id's canonical text (what devices send in X-Device-Id), so the hot path
         # finds a device without parsing a UUID. None caches "no such device", so floods of
         # unknown ids do not reach the database.
@@ -257,21 +257,3 @@ class CredentialCache:
                     DeviceAuthChange.at < self._clock.now() - _OUTBOX_RETENTION
                 )
             )
-
-    async def run_watcher(self) -> None:
-        """Background task: watch the outbox until cancelled."""
-        ticks = 0
-        while True:
-            await asyncio.sleep(self._watch_interval)
-            try:
-                await self.watch_once()
-                ticks += 1
-                if ticks % 600 == 0:
-                    await self.prune_outbox()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # Could not read the outbox: forget everything rather than risk serving a
-                # revoked device from a stale entry.
-                log.exception("credential watcher failed; cache cleared")
-                self.clear()

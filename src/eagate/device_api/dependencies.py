@@ -5,9 +5,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
-from eagate.device_api.auth import AuthenticatedDevice
-from eagate.logs import bind_actor
-from eagate.state import StateDep
+from eagate.device_api.activity import ActivityRecorder
+from eagate.device_api.auth import AuthenticatedDevice, DeviceAuthenticator
+from eagate.http.dependencies import ClockDep, component
+from eagate.kit.logs import bind_actor
+
+DeviceAuthDep = Annotated[DeviceAuthenticator, Depends(component(DeviceAuthenticator))]
+ActivityDep = Annotated[ActivityRecorder, Depends(component(ActivityRecorder))]
 
 # Declared for the OpenAPI document (so /docs shows the headers); verification is below.
 signature_dependencies = [
@@ -29,9 +33,11 @@ def request_target(request: Request) -> str:
     return f"{target}?{query.decode('latin-1')}" if query else target
 
 
-async def signed_device(request: Request, state: StateDep) -> AuthenticatedDevice:
+async def signed_device(
+    request: Request, auth: DeviceAuthDep, activity: ActivityDep, clock: ClockDep
+) -> AuthenticatedDevice:
     """The device whose HMAC signature this request carries (SPEC 4), or a 401."""
-    device = await state.device_auth.authenticate(
+    device = await auth.authenticate(
         method=request.method,
         target=request_target(request),
         headers=request.scope["headers"],
@@ -39,7 +45,7 @@ async def signed_device(request: Request, state: StateDep) -> AuthenticatedDevic
         ip=request.client.host if request.client else None,
     )
     bind_actor(device_id=device.id)
-    state.activity.record(device.id, state.clock.time())
+    activity.record(device.id, clock.time())
     return device
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eagate.errors import ProblemError
+from eagate.kit.problems import ProblemError
 
 
 class DeviceAuthError(ProblemError):
@@ -34,10 +34,6 @@ class ReplayedNonce(DeviceAuthError):
 
 class DeviceRevokedAuth(DeviceAuthError):
     code, title = "device_revoked", "The device is revoked"
-
-
-class ReplayCacheUnavailable(ProblemError):
-    status, code, title = 503, "replay_cache_unavailable", "Device requests are paused"
 
 
 class DeviceKeyUnavailable(ProblemError):

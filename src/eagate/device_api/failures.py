@@ -11,7 +11,6 @@ SQLite, a transaction-scoped advisory lock per device on PostgreSQL), so there i
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections import Counter
@@ -22,8 +21,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eagate.audit import service as audit
-from eagate.clock import Clock
-from eagate.db import Database
+from eagate.kit.clock import Clock
+from eagate.kit.db import Database
 
 log = logging.getLogger("eagate.device_api")
 
@@ -49,7 +48,7 @@ class AuthFailureLog:
     def __init__(self, database: Database, clock: Clock, *, interval: float = 5.0) -> None:
         self._database = database
         self._clock = clock
-        self._interval = interval
+        self.interval = interval
         self._pending: dict[tuple[uuid.UUID, int], _Tally] = {}
 
     def record(
@@ -86,13 +85,3 @@ class AuthFailureLog:
             codes=tally.codes,
             device_id=device_id,
         )
-
-    async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.flush()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("writing device.auth_failed events failed")

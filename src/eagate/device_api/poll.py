@@ -2,49 +2,49 @@
 
 ``GET /api/v1/device/poll`` is the product's hot path: every terminal calls it every few
 seconds, forever. FastAPI's per-request machinery (dependency solving, validation,
-serialization) costs several times what the whole answer needs, so ``EagateApp`` hands it to this
-handler, which answers it, through the same DeviceAuthenticator and delivery code as the rest of
-the device API. An idle device (nothing deliverable, known from memory) is answered without
-touching the database. The route is documented in the OpenAPI document like any other
-(see ``device_api.openapi``).
+serialization) costs several times what the whole answer needs, so ``create_app`` hands this
+handler to the ASGI edge as a raw route; it answers through the same DeviceAuthenticator and
+delivery code as the rest of the device API, and the edge gives it the same caps, request id,
+access log and metrics as every other route. An idle device (nothing deliverable, known from
+memory) is answered without touching the database. The route is declared, for the OpenAPI
+document, beside ``/me`` and ``/ack`` in ``device_api.router``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from typing import Any
 
 import orjson
 from starlette.types import Message, Receive, Scope, Send
 
-from eagate.api import API_PREFIX
-from eagate.asgi import MAX_HEADER_BYTES, HeadersTooLarge, request_id_for
-from eagate.db import DatabaseBusy
-from eagate.device_api.auth import AuthenticatedDevice
+from eagate.device_api.activity import ActivityRecorder
+from eagate.device_api.auth import DeviceAuthenticator
 from eagate.device_api.schemas import DeviceSignal
-from eagate.errors import (
-    PROBLEM_JSON,
+from eagate.http.edge import BodyTooLarge
+from eagate.http.paths import DEVICE_API_PREFIX
+from eagate.http.problems import Problems
+from eagate.kit.clock import Clock
+from eagate.kit.db import DatabaseBusy
+from eagate.kit.logs import bind_actor
+from eagate.kit.problems import (
     DatabaseBusyProblem,
     MethodNotAllowed,
     PayloadTooLarge,
     ProblemError,
     ValidationFailed,
-    internal_error_body,
 )
 from eagate.signals import delivery
-from eagate.signals.delivery import Delivered
+from eagate.signals.delivery import Delivered, DeliveryClaimer, DeliveryHub
 from eagate.signals.service import signal_fields
-from eagate.state import AppState
 
 log = logging.getLogger("eagate.device_api")
 
-POLL_PATH = f"{API_PREFIX}/device/poll"
+POLL_PATH = f"{DEVICE_API_PREFIX}poll"
 
 _JSON = b"application/json"
-_PROBLEM = PROBLEM_JSON.encode()
 
 
 def _query_int(name: str, raw: str, low: int, high: int) -> int:
@@ -97,22 +97,30 @@ class TooManyLongPolls(ProblemError):
 
 
 class PollHandler:
-    """``GET /api/v1/device/poll``, answered in plain ASGI."""
+    """``GET /api/v1/device/poll``, answered in plain ASGI behind the edge."""
 
-    def __init__(self, state: AppState) -> None:
-        self.state = state
-        self.auth = state.device_auth
-        self.hub = state.deliveries
-        self.activity = state.activity
-        self.clock = state.clock
-        self.access_log = state.access_log
-        self.metrics = state.metrics
-        self.request_ids = state.request_ids
-        self.max_body_bytes = state.settings.max_body_bytes
-        self.next_poll_seconds = state.settings.next_poll_seconds
+    def __init__(
+        self,
+        *,
+        auth: DeviceAuthenticator,
+        claimer: DeliveryClaimer,
+        hub: DeliveryHub,
+        activity: ActivityRecorder,
+        clock: Clock,
+        problems: Problems,
+        next_poll_seconds: int,
+        long_polls_per_device: int,
+    ) -> None:
+        self.auth = auth
+        self.claimer = claimer
+        self.hub = hub
+        self.activity = activity
+        self.clock = clock
+        self.problems = problems
+        self.next_poll_seconds = next_poll_seconds
         # Open long-polls per device, in this process: the cap protects this instance's
         # memory and connections, so it is counted where they are spent.
-        self.long_polls_per_device = state.settings.long_polls_per_device
+        self.long_polls_per_device = long_polls_per_device
         self._long_polls: dict[uuid.UUID, int] = {}
 
     def _enter_long_poll(self, device_id: uuid.UUID) -> bool:
@@ -128,23 +136,12 @@ class PollHandler:
             self._long_polls[device_id] = remaining
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = time.perf_counter()
         has_body = False
-        incoming_id = None
-        header_bytes = 0
         for key, value in scope["headers"]:
-            header_bytes += len(key) + len(value)
-            if key == b"x-request-id":
-                incoming_id = value
-            elif key == b"content-length" or key == b"transfer-encoding":
+            if key == b"content-length" or key == b"transfer-encoding":
                 has_body = value != b"0"
-        request_id = request_id_for(incoming_id, self.request_ids)
-        device: AuthenticatedDevice | None = None
-        content_type = _JSON
-        extra_headers: list[tuple[bytes, bytes]] = []
+        headers: list[tuple[bytes, bytes]]
         try:
-            if header_bytes > MAX_HEADER_BYTES:
-                raise HeadersTooLarge()
             if scope["method"] != "GET":
                 raise MethodNotAllowed(headers={"Allow": "GET"})
             body = await self._read_body(receive) if has_body else b""
@@ -157,6 +154,7 @@ class PollHandler:
                 body=body,
                 ip=client[0] if (client := scope.get("client")) else None,
             )
+            bind_actor(device_id=device.key_prefix)
             device_id = device.id
             now = self.clock.time()
             self.activity.record(device_id, now, poll=True)
@@ -164,30 +162,7 @@ class PollHandler:
             if wait == 0 and self.hub.idle_until(device_id) > now:
                 signals: list[dict[str, Any]] = []
             else:
-                if wait and not self._enter_long_poll(device_id):
-                    raise TooManyLongPolls(
-                        f"at most {self.long_polls_per_device} long-polls per device at once",
-                        headers={"Retry-After": "1"},
-                    )
-                gone = asyncio.Event()
-                watcher = asyncio.ensure_future(_watch_disconnect(receive, gone)) if wait else None
-                try:
-                    delivered = await delivery.poll(
-                        claimer=self.state.claimer,
-                        hub=self.hub,
-                        clock=self.clock,
-                        device_id=device_id,
-                        wait=wait,
-                        limit=limit,
-                        gone=gone if wait else None,
-                    )
-                except DatabaseBusy as busy:
-                    raise DatabaseBusyProblem(str(busy)) from None
-                finally:
-                    if watcher is not None:
-                        watcher.cancel()
-                        self._exit_long_poll(device_id)
-                signals = [device_signal(item) for item in delivered]
+                signals = await self._signals(device_id, wait, limit, receive)
             status = 200
             server_time = int(self.clock.time()) if signals or wait else int(now)
             payload = orjson.dumps(
@@ -197,55 +172,68 @@ class PollHandler:
                     "next_poll_seconds": self.next_poll_seconds,
                 }
             )
+            headers = [(b"content-type", _JSON)]
         except ProblemError as problem:
-            status, content_type = problem.status, _PROBLEM
-            server_time = int(self.clock.time())
-            payload = orjson.dumps({"server_time": server_time, **problem.body()})
-            extra_headers = [(k.lower().encode(), v.encode()) for k, v in problem.headers.items()]
+            status, server_time = problem.status, int(self.clock.time())
+            payload, headers = self.problems.of_error(POLL_PATH, problem, server_time=server_time)
         except asyncio.CancelledError:
             # The server is stopping with this long-poll open: the device will poll again.
             raise
         except Exception:
-            log.exception("device poll failed", extra={"fields": {"request_id": request_id}})
-            status, content_type = 500, _PROBLEM
-            payload = orjson.dumps({**internal_error_body(), "server_time": int(self.clock.time())})
+            log.exception("device poll failed")
+            status, server_time = 500, int(self.clock.time())
+            payload, headers = self.problems.of_internal_error(POLL_PATH, server_time=server_time)
         await send(
             {
                 "type": "http.response.start",
                 "status": status,
                 "headers": [
-                    (b"content-type", content_type),
+                    *headers,
                     (b"content-length", str(len(payload)).encode()),
-                    (b"x-request-id", request_id.encode()),
                     (b"x-server-time", str(server_time).encode()),
-                    *extra_headers,
                 ],
             }
         )
         await send({"type": "http.response.body", "body": payload})
-        seconds = time.perf_counter() - started
-        self.metrics.request(scope["method"], POLL_PATH, status, seconds)
-        self.access_log.write(
-            request_id=request_id,
-            method=scope["method"],
-            route=POLL_PATH,
-            status=status,
-            duration_ms=seconds * 1000,
-            device_id=device.key_prefix if device is not None else None,
-        )
+
+    async def _signals(
+        self, device_id: uuid.UUID, wait: int, limit: int, receive: Receive
+    ) -> list[dict[str, Any]]:
+        if wait and not self._enter_long_poll(device_id):
+            raise TooManyLongPolls(
+                f"at most {self.long_polls_per_device} long-polls per device at once",
+                headers={"Retry-After": "1"},
+            )
+        gone = asyncio.Event()
+        watcher = asyncio.ensure_future(_watch_disconnect(receive, gone)) if wait else None
+        try:
+            delivered = await delivery.poll(
+                claimer=self.claimer,
+                hub=self.hub,
+                clock=self.clock,
+                device_id=device_id,
+                wait=wait,
+                limit=limit,
+                gone=gone if wait else None,
+            )
+        except DatabaseBusy as busy:
+            raise DatabaseBusyProblem(str(busy)) from None
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                self._exit_long_poll(device_id)
+        return [device_signal(item) for item in delivered]
 
     async def _read_body(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []
-        size = 0
         while True:
-            message: Message = await receive()
+            try:
+                message: Message = await receive()  # capped by the edge
+            except BodyTooLarge as too_large:
+                raise PayloadTooLarge(too_large.detail) from None
             if message["type"] != "http.request":
                 break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                raise PayloadTooLarge(f"request bodies are limited to {self.max_body_bytes} bytes")
-            chunks.append(chunk)
+            chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)

@@ -1,14 +1,18 @@
+"""The signed device API (SPEC 4): every route here needs an HMAC-signed request."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from eagate.api import API_PREFIX
-from eagate.device_api.dependencies import SignedDevice, signature_dependencies
-from eagate.device_api.schemas import DeviceMe
-from eagate.openapi import problem_responses
+from fastapi import APIRouter, Query
+
+from eagate.device_api.dependencies import ActivityDep, SignedDevice, signature_dependencies
+from eagate.device_api.schemas import DeviceMe, PollResult
+from eagate.http.dependencies import ClockDep, MetricsDep, SessionDep
+from eagate.http.openapi import problem_responses
+from eagate.http.paths import API_PREFIX
 from eagate.signals import delivery
 from eagate.signals.schemas import AckOut, AckRequest
-from eagate.state import SessionDep, StateDep
 
 router = APIRouter(
     prefix=f"{API_PREFIX}/device",
@@ -18,27 +22,47 @@ router = APIRouter(
 )
 
 
+class ServedByPollHandler(RuntimeError):
+    """The poll is answered by ``device_api.poll.PollHandler`` at the ASGI edge."""
+
+
+@router.get("/poll", response_model=PollResult, responses=problem_responses(422, 429, 503))
+async def poll(
+    wait: Annotated[int, Query(ge=0, le=30, description="Long-poll up to this many seconds")] = 0,
+    limit: Annotated[int, Query(ge=1, le=100, description="At most this many signals")] = 20,
+) -> PollResult:
+    """Signals waiting for this device, oldest first; with `wait`, hold until one arrives."""
+    # Declared here for the OpenAPI document and for readers; requests never reach it: the
+    # hot path is answered in plain ASGI (create_app hands PollHandler to the edge).
+    raise ServedByPollHandler()
+
+
 @router.get("/me", response_model=DeviceMe)
-async def device_me(device: SignedDevice, state: StateDep) -> DeviceMe:
+async def device_me(device: SignedDevice, clock: ClockDep) -> DeviceMe:
     """Who the signing device is, and the server's clock."""
     return DeviceMe(
         device_id=device.id,
         device_name=device.device_name,
         client_id=device.client_id,
-        server_time=int(state.clock.time()),
+        server_time=int(clock.time()),
     )
 
 
 @router.post("/ack", response_model=AckOut, responses=problem_responses(404, 409, 422))
 async def ack(
-    body: AckRequest, device: SignedDevice, session: SessionDep, state: StateDep
+    body: AckRequest,
+    device: SignedDevice,
+    session: SessionDep,
+    clock: ClockDep,
+    activity: ActivityDep,
+    metrics: MetricsDep,
 ) -> AckOut:
     """Report what the terminal did with a signal (placed or failed); repeats are idempotent."""
-    now = state.clock.now()
-    state.activity.record(device.id, now.timestamp(), ack=True)
+    now = clock.now()
+    activity.record(device.id, now.timestamp(), ack=True)
     recorded = await delivery.record_ack(session, device_id=device.id, ack=body, now=now)
     if recorded.recorded_at == now:  # new, not a repeat
-        state.metrics.ack(recorded.status, recorded.signal_id, now.timestamp())
+        metrics.ack(recorded.status, recorded.signal_id, now.timestamp())
     return AckOut(
         signal_id=recorded.signal_id,
         status=recorded.status,

@@ -15,8 +15,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from eagate.db import after_commit
 from eagate.devices.models import Device, DeviceAuthChange
+from eagate.kit.db import after_commit
 
 Listener = Callable[[tuple[uuid.UUID, ...]], Awaitable[None]]
 _listeners: set[Listener] = set()
@@ -44,7 +44,7 @@ def record_auth_change(
 
 
 async def record_owner_devices_gone(
-    session: AsyncSession, client_id: uuid.UUID, *, at: datetime
+    session: AsyncSession, client_id: uuid.UUID, at: datetime
 ) -> None:
     """Before an owner is deleted: announce that none of its devices may sign any more."""
     device_ids = await session.scalars(select(Device.id).where(Device.client_id == client_id))

@@ -1,4 +1,4 @@
-from eagate.errors import ProblemError
+from eagate.kit.problems import ProblemError
 
 
 class DeviceNotFound(ProblemError):

@@ -22,9 +22,9 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from eagate.db import Database
 from eagate.devices.models import Device
 from eagate.devices.secrets import InvalidTag, SealedSecret, SecretBox
+from eagate.kit.db import Database
 
 BATCH_SIZE = 500
 

@@ -3,11 +3,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response, status
 
 from eagate.accounts.dependencies import CurrentOwner
-from eagate.api import API_PREFIX
+from eagate.audit.service import Actor
 from eagate.devices import service
+from eagate.devices.dependencies import SecretBoxDep
 from eagate.devices.schemas import (
     DeviceCreate,
     DeviceOut,
@@ -15,10 +16,10 @@ from eagate.devices.schemas import (
     DeviceRevoke,
     DeviceWithSecret,
 )
-from eagate.openapi import problem_responses
-from eagate.pagination import PageRequest, page_request, set_next_link
-from eagate.requests import owner_actor
-from eagate.state import SessionDep, StateDep
+from eagate.http.dependencies import ClockDep, SessionDep, SettingsDep, client_ip
+from eagate.http.openapi import problem_responses
+from eagate.http.paging import PageDep, set_next_link
+from eagate.http.paths import API_PREFIX
 
 router = APIRouter(prefix=f"{API_PREFIX}/devices", tags=["devices"])
 
@@ -42,7 +43,8 @@ async def register_device(
     body: DeviceCreate,
     owner: CurrentOwner,
     session: SessionDep,
-    state: StateDep,
+    secret_box: SecretBoxDep,
+    clock: ClockDep,
     request: Request,
     response: Response,
 ) -> DeviceWithSecret:
@@ -51,9 +53,9 @@ async def register_device(
         session,
         client_id=owner.id,
         device_name=body.device_name,
-        secret_box=state.secret_box,
-        actor=owner_actor(request, owner.id),
-        now=state.clock.now(),
+        secret_box=secret_box,
+        actor=Actor.client(owner.id, client_ip(request)),
+        now=clock.now(),
     )
     return _with_secret(result, response)
 
@@ -64,7 +66,7 @@ async def list_devices(
     session: SessionDep,
     request: Request,
     response: Response,
-    page: Annotated[PageRequest, Depends(page_request)],
+    page: PageDep,
     include_revoked: Annotated[bool, Query(description="Also list revoked devices")] = False,
 ) -> list[DeviceOut]:
     """List the owner's devices, oldest first."""
@@ -88,7 +90,7 @@ async def rename_device(
     body: DeviceRename,
     owner: CurrentOwner,
     session: SessionDep,
-    state: StateDep,
+    clock: ClockDep,
     request: Request,
 ) -> DeviceOut:
     """Rename a device (names stay unique among the owner's active devices)."""
@@ -97,8 +99,8 @@ async def rename_device(
         client_id=owner.id,
         device_id=device_id,
         device_name=body.device_name,
-        actor=owner_actor(request, owner.id),
-        now=state.clock.now(),
+        actor=Actor.client(owner.id, client_ip(request)),
+        now=clock.now(),
     )
     return DeviceOut.model_validate(device)
 
@@ -108,7 +110,7 @@ async def revoke_device(
     device_id: uuid.UUID,
     owner: CurrentOwner,
     session: SessionDep,
-    state: StateDep,
+    clock: ClockDep,
     request: Request,
     body: Annotated[DeviceRevoke | None, Body()] = None,
 ) -> DeviceOut:
@@ -118,8 +120,8 @@ async def revoke_device(
         client_id=owner.id,
         device_id=device_id,
         reason=body.reason if body else None,
-        actor=owner_actor(request, owner.id),
-        now=state.clock.now(),
+        actor=Actor.client(owner.id, client_ip(request)),
+        now=clock.now(),
     )
     return DeviceOut.model_validate(device)
 
@@ -133,7 +135,9 @@ async def rotate_device_secret(
     device_id: uuid.UUID,
     owner: CurrentOwner,
     session: SessionDep,
-    state: StateDep,
+    secret_box: SecretBoxDep,
+    clock: ClockDep,
+    settings: SettingsDep,
     request: Request,
     response: Response,
 ) -> DeviceWithSecret:
@@ -142,9 +146,9 @@ async def rotate_device_secret(
         session,
         client_id=owner.id,
         device_id=device_id,
-        secret_box=state.secret_box,
-        grace_seconds=state.settings.secret_grace_seconds,
-        actor=owner_actor(request, owner.id),
-        now=state.clock.now(),
+        secret_box=secret_box,
+        grace_seconds=settings.secret_grace_seconds,
+        actor=Actor.client(owner.id, client_ip(request)),
+        now=clock.now(),
     )
     return _with_secret(result, response)

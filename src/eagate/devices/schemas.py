@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from eagate.devices.names import clean_device_name
-from eagate.text import single_line
+from eagate.kit.text import single_line
 
 DeviceName = Annotated[
     str,

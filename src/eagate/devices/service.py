@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from eagate.accounts.models import Client
 from eagate.audit import service as audit
 from eagate.audit.service import Actor
 from eagate.devices.changes import record_auth_change
@@ -17,9 +19,14 @@ from eagate.devices.errors import DeviceNameTaken, DeviceNotFound, DeviceRevoked
 from eagate.devices.models import Device
 from eagate.devices.names import name_key
 from eagate.devices.secrets import SecretBox, fingerprint_of, generate_secret
-from eagate.ids import uuid7
-from eagate.pagination import Page, PageRequest
-from eagate.signals.delivery import cancel_open_deliveries
+from eagate.kit.ids import uuid7
+from eagate.kit.paging import Page, PageRequest
+
+# What other domains do, in the revoking transaction, when a device is revoked (signals:
+# cancel its deliveries not yet acknowledged). Wired once by eagate.runtime, so this domain
+# never imports those above it.
+RevocationHook = Callable[[AsyncSession, uuid.UUID, datetime], Awaitable[None]]
+revocation_hooks: list[RevocationHook] = []
 
 
 @dataclass(frozen=True)
@@ -160,7 +167,8 @@ async def revoke(
     # A rotated-out key in its grace period is kept until that ends: a terminal still
     # signing with it is the device, and must hear `device_revoked`, not
     # `invalid_signature` (issue 10). It can never be served: the device is inactive.
-    await cancel_open_deliveries(session, device_id=device.id, now=now)
+    for hook in revocation_hooks:
+        await hook(session, device.id, now)
     await session.flush()
     record_auth_change(session, [device.id], at=now)
     audit.record(
@@ -221,3 +229,38 @@ async def rotate_secret(
         },
     )
     return DeviceWithNewSecret(device, secret)
+
+
+# --- owners' device counts -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClientSummary:
+    """An owner account with its device counts (for operators)."""
+
+    client: Client
+    devices: int
+    active_devices: int
+
+
+def _summaries() -> Select[Client, int, int]:
+    return (
+        select(
+            Client,
+            func.count(Device.id),
+            func.count(Device.id).filter(Device.is_active.is_(True)),
+        )
+        .outerjoin(Device, Device.client_id == Client.id)
+        .group_by(Client.id)
+    )
+
+
+async def list_clients(session: AsyncSession) -> list[ClientSummary]:
+    """Every account, oldest first, with how many devices it has."""
+    rows = await session.execute(_summaries().order_by(Client.created_at, Client.id))
+    return [ClientSummary(client, devices, active) for client, devices, active in rows]
+
+
+async def summarize_client(session: AsyncSession, client_id: uuid.UUID) -> ClientSummary | None:
+    row = (await session.execute(_summaries().where(Client.id == client_id))).first()
+    return ClientSummary(*row) if row else None

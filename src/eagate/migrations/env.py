@@ -7,8 +7,12 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import eagate.models  # noqa: F401  (registers every table on Base.metadata)
-from eagate.db import Base, create_engine
+# Every domain's tables, registered on Base.metadata by importing their models.
+import eagate.accounts.models
+import eagate.audit.models
+import eagate.devices.models
+import eagate.signals.models  # noqa: F401
+from eagate.kit.db import Base, create_engine
 from eagate.settings import Settings
 
 config = context.config

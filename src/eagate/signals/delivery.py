@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from eagate.clock import Clock
-from eagate.db import Database, insert_ignoring_conflict
+from eagate.kit.clock import Clock
+from eagate.kit.db import Database, insert_ignoring_conflict
 from eagate.signals.errors import AckConflict, SignalNotFound
 from eagate.signals.models import OPEN_STATUSES, Ack, Delivery, Signal
 from eagate.signals.schemas import AckRequest

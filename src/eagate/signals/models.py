@@ -7,8 +7,8 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, ForeignKeyConstraint, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from eagate.db import Base
-from eagate.ids import uuid7
+from eagate.kit.db import Base
+from eagate.kit.ids import uuid7
 
 DELIVERY_STATUSES = ("pending", "delivered", "placed", "failed", "expired", "cancelled")
 OPEN_STATUSES = ("pending", "delivered")  # not yet acknowledged: may still be (re)delivered

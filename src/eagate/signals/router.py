@@ -3,18 +3,19 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from eagate.accounts.dependencies import CurrentOwner
-from eagate.api import API_PREFIX
-from eagate.openapi import problem_responses
-from eagate.pagination import PageRequest, page_request, set_next_link
-from eagate.requests import owner_actor
+from eagate.audit.service import Actor
+from eagate.http.dependencies import ClockDep, SessionDep, client_ip
+from eagate.http.openapi import problem_responses
+from eagate.http.paging import PageDep, set_next_link
+from eagate.http.paths import API_PREFIX
 from eagate.signals import service
+from eagate.signals.dependencies import CoordinationDep
 from eagate.signals.schemas import DeviceStats, SignalCreate, SignalOut, parse_exact_json
-from eagate.state import SessionDep, StateDep
 
 router = APIRouter(prefix=f"{API_PREFIX}/signals", tags=["signals"])
 stats_router = APIRouter(prefix=f"{API_PREFIX}/devices", tags=["devices"])
@@ -41,7 +42,8 @@ async def create_signal(
     body: SignalCreate,
     owner: CurrentOwner,
     session: SessionDep,
-    state: StateDep,
+    clock: ClockDep,
+    coordination: CoordinationDep,
     request: Request,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
@@ -61,9 +63,9 @@ async def create_signal(
         request=body,
         idempotency_key=idempotency_key,
         fingerprint=service.request_fingerprint(parsed),
-        wake=state.coordination.wake,
-        actor=owner_actor(request, owner.id),
-        now=state.clock.now(),
+        wake=coordination.wake,
+        actor=Actor.client(owner.id, client_ip(request)),
+        now=clock.now(),
     )
     return Response(created.body, status_code=201, media_type="application/json")
 
@@ -72,26 +74,24 @@ async def create_signal(
 async def list_signals(
     owner: CurrentOwner,
     session: SessionDep,
-    state: StateDep,
+    clock: ClockDep,
     request: Request,
     response: Response,
-    page: Annotated[PageRequest, Depends(page_request)],
+    page: PageDep,
 ) -> list[SignalOut]:
     """The owner's signals with their per-device deliveries, newest first."""
-    result = await service.list_signals(
-        session, client_id=owner.id, page=page, now=state.clock.now()
-    )
+    result = await service.list_signals(session, client_id=owner.id, page=page, now=clock.now())
     set_next_link(request, response, result.next_after)
     return result.items
 
 
 @router.get("/{signal_id}", response_model=SignalOut, responses=problem_responses(404))
 async def get_signal(
-    signal_id: uuid.UUID, owner: CurrentOwner, session: SessionDep, state: StateDep
+    signal_id: uuid.UUID, owner: CurrentOwner, session: SessionDep, clock: ClockDep
 ) -> SignalOut:
     """One signal and the fate of each of its deliveries."""
     return await service.get_signal(
-        session, client_id=owner.id, signal_id=signal_id, now=state.clock.now()
+        session, client_id=owner.id, signal_id=signal_id, now=clock.now()
     )
 
 
@@ -100,7 +100,7 @@ async def cancel_signal(
     signal_id: uuid.UUID,
     owner: CurrentOwner,
     session: SessionDep,
-    state: StateDep,
+    clock: ClockDep,
     request: Request,
 ) -> SignalOut:
     """Cancel a signal: deliveries not yet acknowledged become `cancelled`."""
@@ -108,8 +108,8 @@ async def cancel_signal(
         session,
         client_id=owner.id,
         signal_id=signal_id,
-        actor=owner_actor(request, owner.id),
-        now=state.clock.now(),
+        actor=Actor.client(owner.id, client_ip(request)),
+        now=clock.now(),
     )
 
 
@@ -120,12 +120,12 @@ async def device_stats(
     device_id: uuid.UUID,
     owner: CurrentOwner,
     session: SessionDep,
-    state: StateDep,
+    clock: ClockDep,
     window: Annotated[
         int, Query(ge=1, le=10000, description="How many recent deliveries to measure")
     ] = 1000,
 ) -> DeviceStats:
     """Delivery latency of a device: created -> delivered -> acked, p50 and p95."""
     return await service.device_stats(
-        session, client_id=owner.id, device_id=device_id, window=window, now=state.clock.now()
+        session, client_id=owner.id, device_id=device_id, window=window, now=clock.now()
     )

@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from eagate.text import multi_line, single_line
+from eagate.kit.text import multi_line, single_line
 
 
 def _json_number(value: object) -> object:

@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from eagate.audit import service as audit
 from eagate.audit.service import Actor
-from eagate.db import after_commit, insert_ignoring_conflict
 from eagate.devices.errors import DeviceNotFound, DeviceRevoked
 from eagate.devices.models import Device
-from eagate.ids import uuid7
-from eagate.pagination import Page, PageRequest
+from eagate.kit.db import after_commit, insert_ignoring_conflict
+from eagate.kit.ids import uuid7
+from eagate.kit.paging import Page, PageRequest
 from eagate.signals.delivery import cancel_open_deliveries
 from eagate.signals.errors import IdempotencyKeyReused, NoActiveDevices, SignalNotFound
 from eagate.signals.models import OPEN_STATUSES, Delivery, IdempotencyKey, Signal
@@ -368,3 +368,10 @@ async def delivery_counts(session: AsyncSession, *, now: datetime) -> dict[str, 
     )
     rows = await session.execute(select(status, func.count()).group_by(status))
     return {str(name): int(count) for name, count in rows.all()}
+
+
+async def cancel_deliveries_of_device(
+    session: AsyncSession, device_id: uuid.UUID, now: datetime
+) -> None:
+    """When a device is revoked: its deliveries not yet acknowledged are cancelled (SPEC 3)."""
+    await cancel_open_deliveries(session, device_id=device_id, now=now)

@@ -23,10 +23,16 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from eagate.accounts.dependencies import authenticate_token
+from eagate.accounts.dependencies import TokenCheckDep, authenticate_token
 from eagate.accounts.models import Client
-from eagate.errors import NotAuthenticated
-from eagate.state import SessionDep, StateDep
+from eagate.cluster.coordination import Coordination
+from eagate.devices.dependencies import SecretBoxDep
+from eagate.devices.secrets import SecretBox
+from eagate.http.dependencies import ClockDep, KeysDep, SessionDep, SettingsDep
+from eagate.kit.clock import Clock
+from eagate.kit.problems import NotAuthenticated
+from eagate.settings import Settings
+from eagate.signals.dependencies import CoordinationDep
 from eagate.web.rendering import UI_PREFIX, EarlyResponse, error_page
 
 SESSION_COOKIE = "eagate_session"
@@ -113,16 +119,18 @@ class Viewer:
     session_id: uuid.UUID
 
 
-async def signed_in_owner(request: Request, state: StateDep, session: SessionDep) -> Viewer | None:
+async def signed_in_owner(
+    request: Request, check: TokenCheckDep, keys: KeysDep, session: SessionDep
+) -> Viewer | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
     try:
-        principal = await authenticate_token(state, session, token)
+        principal = await authenticate_token(check, session, token)
     except NotAuthenticated:
         return None
     return Viewer(
-        principal.client, csrf_token_for(token, key=state.keys.jwt_secret), principal.session_id
+        principal.client, csrf_token_for(token, key=keys.jwt_secret), principal.session_id
     )
 
 
@@ -173,23 +181,23 @@ class Visitor:
         return response
 
 
-def visitor(request: Request, state: StateDep) -> Visitor:
+def visitor(request: Request, keys: KeysDep) -> Visitor:
     value = request.cookies.get(VISITOR_COOKIE, "")
     is_new = not _VISITOR_FORM.fullmatch(value)
     if is_new:
         value = secrets.token_urlsafe(32)
-    return Visitor(value, csrf_token_for(value, key=state.keys.jwt_secret), is_new)
+    return Visitor(value, csrf_token_for(value, key=keys.jwt_secret), is_new)
 
 
 def require_visitor_form(
     request: Request,
     _same_origin: Annotated[None, Depends(require_same_origin)],
-    state: StateDep,
+    keys: KeysDep,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Visitor:
     value = request.cookies.get(VISITOR_COOKIE, "")
     if not _VISITOR_FORM.fullmatch(value) or not _tokens_match(
-        csrf_token, csrf_token_for(value, key=state.keys.jwt_secret)
+        csrf_token, csrf_token_for(value, key=keys.jwt_secret)
     ):
         raise _refused(
             request,
@@ -219,3 +227,22 @@ def end_session(request: Request, response: Response) -> None:
     response.delete_cookie(
         SESSION_COOKIE, path=UI_PREFIX, secure=is_https(request), httponly=True, samesite="lax"
     )
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """What the dashboard's pages need from the running service."""
+
+    settings: Settings
+    clock: Clock
+    secret_box: SecretBox
+    coordination: Coordination
+
+
+def dashboard(
+    settings: SettingsDep, clock: ClockDep, secret_box: SecretBoxDep, coordination: CoordinationDep
+) -> Dashboard:
+    return Dashboard(settings, clock, secret_box, coordination)
+
+
+DashboardDep = Annotated[Dashboard, Depends(dashboard)]

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
-from eagate.errors import ProblemError
+from eagate.kit.problems import ProblemError
 from eagate.web import presenters
 
 UI_PREFIX = "/ui"

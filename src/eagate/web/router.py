@@ -14,7 +14,7 @@ import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,19 +25,22 @@ from eagate.accounts.dependencies import FlowsDep
 from eagate.accounts.errors import AccountLocked, InvalidCredentials, PasswordHashingBusy
 from eagate.accounts.schemas import SignupRequest
 from eagate.audit import service as audit_service
+from eagate.audit.service import Actor
+from eagate.cluster.throttle import RateLimited
 from eagate.devices import service as devices_service
 from eagate.devices.errors import DeviceNotFound
 from eagate.devices.models import Device
 from eagate.devices.schemas import DeviceCreate, DeviceRename, DeviceRevoke
-from eagate.errors import ProblemError
-from eagate.pagination import PageRequest, encode_cursor, page_request
-from eagate.requests import client_ip, owner_actor
+from eagate.http.dependencies import SessionDep, client_ip
+from eagate.http.paging import PageDep
+from eagate.kit.paging import PageRequest, encode_cursor
+from eagate.kit.problems import ProblemError
 from eagate.signals import service as signals_service
 from eagate.signals.errors import IdempotencyKeyReused
 from eagate.signals.schemas import SignalCreate
-from eagate.state import AppState, SessionDep, StateDep
-from eagate.throttle import RateLimited
 from eagate.web.dependencies import (
+    Dashboard,
+    DashboardDep,
     MaybeSignedIn,
     SignedIn,
     SignedInForm,
@@ -62,7 +65,6 @@ from eagate.web.rendering import UI_PREFIX, WebRoute, error_page, render
 router = APIRouter(include_in_schema=False)
 pages = APIRouter(prefix=UI_PREFIX, route_class=WebRoute)
 
-PageParams = Annotated[PageRequest, Depends(page_request)]
 
 # Fixed texts for `?notice=`: a redirect says what happened without echoing any input.
 NOTICES = {
@@ -102,7 +104,7 @@ def _next_cursor(next_after: uuid.UUID | None) -> str | None:
 
 
 async def _device_views(
-    session: AsyncSession, state: AppState, owner_id: uuid.UUID, page: PageRequest, *, all_: bool
+    session: AsyncSession, state: Dashboard, owner_id: uuid.UUID, page: PageRequest, *, all_: bool
 ) -> tuple[list[DeviceView], str | None]:
     result = await devices_service.list_devices(
         session, client_id=owner_id, page=page, include_revoked=all_
@@ -200,7 +202,7 @@ async def sign_in(
     request: Request,
     visitor: VisitorForm,
     ctx: FlowsDep,
-    state: StateDep,
+    state: DashboardDep,
     email: Annotated[str, Form(max_length=320)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
     next_url: Annotated[str, Form(alias="next", max_length=2048)] = "",
@@ -224,8 +226,6 @@ async def sign_in(
             password=password,
             ip=client_ip(request),
             user_agent=request.headers.get("user-agent"),
-            jwt_key=state.keys.jwt_secret,
-            ttl_seconds=state.settings.access_token_ttl_seconds,
         )
     except RateLimited as limited:
         retry_after = int(limited.headers["Retry-After"])
@@ -271,7 +271,7 @@ async def sign_up(
     request: Request,
     visitor: VisitorForm,
     ctx: FlowsDep,
-    state: StateDep,
+    state: DashboardDep,
     email: Annotated[str, Form(max_length=1024)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
     password_again: Annotated[str, Form(max_length=1024)] = "",
@@ -299,8 +299,6 @@ async def sign_up(
             owner,
             ip=client_ip(request),
             user_agent=request.headers.get("user-agent"),
-            jwt_key=state.keys.jwt_secret,
-            ttl_seconds=state.settings.access_token_ttl_seconds,
         )
     except ProblemError as error:
         response = _sign_up_page(
@@ -317,7 +315,7 @@ async def sign_up(
 
 @pages.post("/signout")
 async def sign_out(
-    request: Request, viewer: SignedInForm, session: SessionDep, state: StateDep
+    request: Request, viewer: SignedInForm, session: SessionDep, state: DashboardDep
 ) -> Response:
     """End the session: revoked on the server (the cookie's token is refused everywhere from
     now on), and forgotten by the browser."""
@@ -337,7 +335,7 @@ def _devices_context(
     views: list[DeviceView],
     next_cursor: str | None,
     show_all: bool,
-    state: AppState,
+    state: Dashboard,
 ) -> dict[str, Any]:
     query = request.url.query
     return {
@@ -358,8 +356,8 @@ async def devices_page(
     request: Request,
     viewer: SignedIn,
     session: SessionDep,
-    state: StateDep,
-    page: PageParams,
+    state: DashboardDep,
+    page: PageDep,
     show: Annotated[str, Query(max_length=16)] = "active",
     notice: Annotated[str | None, Query()] = None,
 ) -> Response:
@@ -379,8 +377,8 @@ async def devices_table(
     request: Request,
     viewer: SignedIn,
     session: SessionDep,
-    state: StateDep,
-    page: PageParams,
+    state: DashboardDep,
+    page: PageDep,
     show: Annotated[str, Query(max_length=16)] = "active",
 ) -> Response:
     """The devices table alone, refreshed in place every few seconds."""
@@ -406,7 +404,7 @@ async def register_device_page(request: Request, viewer: SignedIn) -> Response:
 def _secret_page(
     request: Request,
     viewer: Viewer,
-    state: AppState,
+    state: Dashboard,
     result: devices_service.DeviceWithNewSecret,
     *,
     rotated: bool,
@@ -433,7 +431,7 @@ async def register_device(
     request: Request,
     viewer: SignedInForm,
     session: SessionDep,
-    state: StateDep,
+    state: DashboardDep,
     device_name: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
     """Register a device and show its secret, this once."""
@@ -455,7 +453,7 @@ async def register_device(
                 client_id=viewer.owner.id,
                 device_name=body.device_name,
                 secret_box=state.secret_box,
-                actor=owner_actor(request, viewer.owner.id),
+                actor=Actor.client(viewer.owner.id, client_ip(request)),
                 now=state.clock.now(),
             )
     except ProblemError as error:
@@ -467,7 +465,7 @@ async def _device_page(
     request: Request,
     viewer: Viewer,
     session: AsyncSession,
-    state: AppState,
+    state: Dashboard,
     device_id: uuid.UUID,
     *,
     rename_to: str | None = None,
@@ -507,7 +505,7 @@ async def device_page(
     device_id: uuid.UUID,
     viewer: SignedIn,
     session: SessionDep,
-    state: StateDep,
+    state: DashboardDep,
     notice: Annotated[str | None, Query()] = None,
 ) -> Response:
     """One device: activity, delivery latency, and what can be done with it."""
@@ -516,7 +514,11 @@ async def device_page(
 
 @pages.get("/devices/{device_id}/activity")
 async def device_activity(
-    request: Request, device_id: uuid.UUID, viewer: SignedIn, session: SessionDep, state: StateDep
+    request: Request,
+    device_id: uuid.UUID,
+    viewer: SignedIn,
+    session: SessionDep,
+    state: DashboardDep,
 ) -> Response:
     """A device's status and last activity alone, refreshed in place."""
     device = await devices_service.get_device(
@@ -533,7 +535,7 @@ async def rename_device(
     device_id: uuid.UUID,
     viewer: SignedInForm,
     session: SessionDep,
-    state: StateDep,
+    state: DashboardDep,
     device_name: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
     """Rename a device."""
@@ -557,7 +559,7 @@ async def rename_device(
                 client_id=viewer.owner.id,
                 device_id=device_id,
                 device_name=body.device_name,
-                actor=owner_actor(request, viewer.owner.id),
+                actor=Actor.client(viewer.owner.id, client_ip(request)),
                 now=state.clock.now(),
             )
     except DeviceNotFound as error:
@@ -583,7 +585,7 @@ async def _confirm_page(
     template: str,
     device_id: uuid.UUID,
     *,
-    state: AppState,
+    state: Dashboard,
     reason: str = "",
     errors: list[str] | None = None,
     status_code: int = 200,
@@ -608,7 +610,11 @@ async def _confirm_page(
 
 @pages.get("/devices/{device_id}/revoke")
 async def revoke_device_page(
-    request: Request, device_id: uuid.UUID, viewer: SignedIn, session: SessionDep, state: StateDep
+    request: Request,
+    device_id: uuid.UUID,
+    viewer: SignedIn,
+    session: SessionDep,
+    state: DashboardDep,
 ) -> Response:
     """Ask for a reason and a confirmation before revoking a device."""
     return await _confirm_page(request, viewer, session, "revoke.html", device_id, state=state)
@@ -620,7 +626,7 @@ async def revoke_device(
     device_id: uuid.UUID,
     viewer: SignedInForm,
     session: SessionDep,
-    state: StateDep,
+    state: DashboardDep,
     reason: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
     """Revoke a device for good."""
@@ -645,7 +651,7 @@ async def revoke_device(
                 client_id=viewer.owner.id,
                 device_id=device_id,
                 reason=body.reason,
-                actor=owner_actor(request, viewer.owner.id),
+                actor=Actor.client(viewer.owner.id, client_ip(request)),
                 now=state.clock.now(),
             )
     except ProblemError as error:
@@ -655,7 +661,11 @@ async def revoke_device(
 
 @pages.get("/devices/{device_id}/rotate")
 async def rotate_secret_page(
-    request: Request, device_id: uuid.UUID, viewer: SignedIn, session: SessionDep, state: StateDep
+    request: Request,
+    device_id: uuid.UUID,
+    viewer: SignedIn,
+    session: SessionDep,
+    state: DashboardDep,
 ) -> Response:
     """Explain what rotating a secret does, and ask for a confirmation."""
     return await _confirm_page(request, viewer, session, "rotate.html", device_id, state=state)
@@ -667,7 +677,7 @@ async def rotate_secret(
     device_id: uuid.UUID,
     viewer: SignedInForm,
     session: SessionDep,
-    state: StateDep,
+    state: DashboardDep,
 ) -> Response:
     """Issue a new secret for a device and show it, this once."""
     try:
@@ -678,7 +688,7 @@ async def rotate_secret(
                 device_id=device_id,
                 secret_box=state.secret_box,
                 grace_seconds=state.settings.secret_grace_seconds,
-                actor=owner_actor(request, viewer.owner.id),
+                actor=Actor.client(viewer.owner.id, client_ip(request)),
                 now=state.clock.now(),
             )
     except DeviceNotFound as error:
@@ -701,7 +711,7 @@ async def rotate_secret(
 
 
 async def _signals_context(
-    session: AsyncSession, state: AppState, owner_id: uuid.UUID, page: PageRequest
+    session: AsyncSession, state: Dashboard, owner_id: uuid.UUID, page: PageRequest
 ) -> dict[str, Any]:
     now = state.clock.now()
     result = await signals_service.list_signals(session, client_id=owner_id, page=page, now=now)
@@ -720,8 +730,8 @@ async def signals_page(
     request: Request,
     viewer: SignedIn,
     session: SessionDep,
-    state: StateDep,
-    page: PageParams,
+    state: DashboardDep,
+    page: PageDep,
     notice: Annotated[str | None, Query()] = None,
 ) -> Response:
     """Signals sent, newest first, with what became of each delivery."""
@@ -735,7 +745,7 @@ async def signals_page(
 
 @pages.get("/signals/table")
 async def signals_table(
-    request: Request, viewer: SignedIn, session: SessionDep, state: StateDep, page: PageParams
+    request: Request, viewer: SignedIn, session: SessionDep, state: DashboardDep, page: PageDep
 ) -> Response:
     """The newest signals alone, refreshed in place every few seconds."""
     context = await _signals_context(session, state, viewer.owner.id, page)
@@ -790,7 +800,7 @@ async def send_signal(
     request: Request,
     viewer: SignedInForm,
     session: SessionDep,
-    state: StateDep,
+    state: DashboardDep,
     instrument: Annotated[str, Form(max_length=1024)] = "",
     side: Annotated[str, Form(max_length=16)] = "",
     volume: Annotated[str, Form(max_length=64)] = "",
@@ -835,7 +845,7 @@ async def send_signal(
                 idempotency_key=idempotency_key,
                 fingerprint=signals_service.request_fingerprint(payload),
                 wake=state.coordination.wake,
-                actor=owner_actor(request, viewer.owner.id),
+                actor=Actor.client(viewer.owner.id, client_ip(request)),
                 now=state.clock.now(),
             )
     except IdempotencyKeyReused:
@@ -859,8 +869,8 @@ async def audit_page(
     request: Request,
     viewer: SignedIn,
     session: SessionDep,
-    state: StateDep,
-    page: PageParams,
+    state: DashboardDep,
+    page: PageDep,
     device_id: Annotated[uuid.UUID | None, Query()] = None,
 ) -> Response:
     """The owner's audit trail, newest first."""

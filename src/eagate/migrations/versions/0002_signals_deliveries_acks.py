@@ -15,7 +15,7 @@ down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# eagate.db.ExactDecimal: exact NUMERIC on PostgreSQL, canonical text on SQLite.
+# eagate.kit.db.ExactDecimal: exact NUMERIC on PostgreSQL, canonical text on SQLite.
 EXACT_DECIMAL = sa.Numeric(28, 10).with_variant(sa.String(40), "sqlite")
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
-from eagate.errors import PROBLEM_JSON
+from eagate.http.paths import DEVICE_API_PREFIX
+from eagate.kit.problems import PROBLEM_JSON
 
 
 class FieldError(BaseModel):
@@ -50,3 +52,27 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in statuses
     }
+
+
+def install_document(app: FastAPI) -> None:
+    """The app's OpenAPI document, built once, with the device API's security as it is."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        # FastAPI lists each signing header as an alternative requirement; a device must send
+        # all four, which OpenAPI says as one requirement naming them together.
+        for path, operations in schema["paths"].items():
+            if path.startswith(DEVICE_API_PREFIX):
+                for operation in operations.values():
+                    merged: dict[str, list[str]] = {}
+                    for requirement in operation.get("security", []):
+                        merged.update(requirement)
+                    if merged:
+                        operation["security"] = [merged]
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

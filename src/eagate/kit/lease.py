@@ -40,9 +40,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from eagate.datadir import ensure_private_file, sqlite_file
+from eagate.kit.datadir import ensure_private_file, sqlite_file
 
-log = logging.getLogger("eagate.lease")
+log = logging.getLogger("eagate.kit.lease")
 
 T = TypeVar("T")
 

@@ -1,11 +1,10 @@
-"""Domain errors carry their HTTP status and stable code; one handler renders problem+json."""
+"""Domain errors carry their HTTP status and stable code; ``eagate.http.problems`` renders them.
+
+Framework-free, so services raise them without knowing about HTTP."""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
-
-import orjson
-from starlette.responses import Response
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -41,16 +40,6 @@ class ProblemError(Exception):
         }
 
 
-def problem_response(
-    status: int,
-    body: dict[str, Any],
-    headers: dict[str, str] | None = None,
-) -> Response:
-    return Response(
-        orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers
-    )
-
-
 def internal_error_body() -> dict[str, Any]:
     return {
         "type": "about:blank",
@@ -59,10 +48,6 @@ def internal_error_body() -> dict[str, Any]:
         "detail": "The server failed to handle this request; it has been logged.",
         "code": "internal_error",
     }
-
-
-def render(error: ProblemError) -> Response:
-    return problem_response(error.status, error.body(), error.headers)
 
 
 class MalformedJson(ProblemError):
@@ -84,10 +69,6 @@ class ValidationFailed(ProblemError):
     status, code, title = 422, "validation_error", "Request validation failed"
 
 
-class NotFound(ProblemError):
-    status, code, title = 404, "not_found", "Not found"
-
-
 class MethodNotAllowed(ProblemError):
     status, code, title = 405, "method_not_allowed", "Method not allowed"
 
@@ -97,3 +78,7 @@ class DatabaseBusyProblem(ProblemError):
 
     def __init__(self, detail: str | None = None, **extra: Any) -> None:
         super().__init__(detail, headers={"Retry-After": "1"}, **extra)
+
+
+class HeadersTooLarge(ProblemError):
+    status, code, title = 431, "headers_too_large", "Request headers too large"

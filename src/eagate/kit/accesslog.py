@@ -7,7 +7,6 @@ signed poll. Access lines are rendered with orjson and written in batches (at mo
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 import sys
@@ -43,7 +42,7 @@ class AccessLog:
     ) -> None:
         self.enabled = enabled
         self._stream = stream
-        self._flush_interval = flush_interval
+        self.flush_interval = flush_interval
         self._max_buffered = max_buffered
         self._lines: list[str] = []
         self._routes: dict[str, str] = {}
@@ -105,12 +104,3 @@ class AccessLog:
         stream = self._stream or sys.stderr
         stream.write("\n".join(lines) + "\n")
         stream.flush()
-
-    async def run(self) -> None:
-        """Background task: flush every interval until cancelled."""
-        try:
-            while True:
-                await asyncio.sleep(self._flush_interval)
-                self.flush()
-        finally:
-            self.flush()

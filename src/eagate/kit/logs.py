@@ -29,11 +29,9 @@ def begin_request(request_id: str) -> RequestContext:
     return context
 
 
-def current_request() -> RequestContext | None:
-    return _request.get()
-
-
-def bind_actor(*, client_id: uuid.UUID | None = None, device_id: uuid.UUID | None = None) -> None:
+def bind_actor(
+    *, client_id: uuid.UUID | None = None, device_id: uuid.UUID | str | None = None
+) -> None:
     """Name who made the current request, for its log line."""
     context = _request.get()
     if context is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -75,6 +75,8 @@ class Metrics:
         # Filled in by the app: gauges read at scrape time.
         self.long_polls: Callable[[], int] = lambda: 0
         self.deliveries_by_status: Callable[[], dict[str, int]] = dict
+        # Run before each scrape, to refresh what is costly to count (set up by the runtime).
+        self.before_scrape: list[Callable[[], Awaitable[None]]] = []
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 
@@ -135,6 +137,12 @@ class Metrics:
         )
         latency.add_metric([], self._ack_latency.buckets(), self._ack_latency.total)
         yield latency
+
+    async def scrape(self) -> bytes:
+        """The exposition text, after refreshing what needs it."""
+        for refresh in self.before_scrape:
+            await refresh()
+        return self.render()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from eagate.datadir import ensure_private_dir
+from eagate.kit.datadir import ensure_private_dir
 from eagate.settings import Environment, Settings
 
-log = logging.getLogger("eagate.keys")
+log = logging.getLogger("eagate.kit.keys")
 
 MASTER_KEY_FILE = "master.key"
 JWT_SECRET_FILE = "jwt.secret"  # noqa: S105 (a file name)

@@ -9,9 +9,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from eagate.datadir import prepare_sqlite_file
+from eagate.kit.datadir import prepare_sqlite_file
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).parent.parent / "migrations"
 
 
 def alembic_config(database_url: str) -> Config:

@@ -26,22 +26,47 @@ import contextlib
 import logging
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from eagate.clock import Clock
-from eagate.device_api.credentials import CredentialCache
-from eagate.device_api.errors import ReplayCacheUnavailable
-from eagate.device_api.replay import MemoryReplayGuard
-from eagate.signals.delivery import DeliveryHub
+from eagate.cluster.replay import MemoryReplayGuard
+from eagate.kit.clock import Clock
+from eagate.kit.problems import ProblemError
 
-log = logging.getLogger("eagate.coordination")
+log = logging.getLogger("eagate.cluster.coordination")
 
 WAKE_CHANNEL = "eagate:wake"
 RETRY_AFTER_SECONDS = 5
+
+
+class ReplayCacheUnavailable(ProblemError):
+    status, code, title = 503, "replay_cache_unavailable", "Device requests are paused"
+
+
+DeviceIds = Callable[[Sequence[uuid.UUID]], None]
+
+
+@dataclass(frozen=True)
+class Listeners:
+    """What this process does when the cluster tells it something (wired by the runtime)."""
+
+    devices_changed: DeviceIds  # drop the cached credentials of these devices
+    wake: DeviceIds  # wake this process's long-polls of these devices
+    credentials_unsure: Callable[[], None]  # contact lost: trust no cached credential
+    wake_ups_missed: Callable[[], None]  # resubscribed: every device re-checks for work
+
+    @classmethod
+    def nobody(cls) -> Listeners:
+        """For a process that only tells others (an operator command): it caches nothing."""
+
+        def ignore(*_: object) -> None:
+            return None
+
+        return cls(ignore, ignore, ignore, ignore)
 
 
 class Claim(NamedTuple):
@@ -76,12 +101,11 @@ class Coordination(Protocol):
 
 
 class LocalCoordination:
-    def __init__(self, credentials: CredentialCache, hub: DeliveryHub, clock: Clock) -> None:
+    def __init__(self, listeners: Listeners, clock: Clock) -> None:
         self._clock = clock
         # The nonces live in this process's memory and die with it.
         self.remembers_nonces_since = int(clock.time())
-        self._credentials = credentials
-        self._hub = hub
+        self._listeners = listeners
         self._replay = MemoryReplayGuard()
         self._counters: dict[str, tuple[float, int]] = {}
 
@@ -95,10 +119,10 @@ class LocalCoordination:
         return None
 
     async def devices_changed(self, device_ids: Sequence[uuid.UUID]) -> None:
-        self._credentials.invalidate(device_ids)
+        self._listeners.devices_changed(device_ids)
 
     async def wake(self, device_ids: Sequence[uuid.UUID]) -> None:
-        self._hub.announce(device_ids)
+        self._listeners.wake(device_ids)
 
     async def count(self, key: str, *, window: int, delta: int = 1) -> int:
         now = self._clock.time()
@@ -127,9 +151,7 @@ def _auth_key(device_key: uuid.UUID | str) -> str:
 
 
 class RedisCoordination:
-    def __init__(
-        self, url: str, credentials: CredentialCache, hub: DeliveryHub, *, timeout: float = 1.0
-    ) -> None:
+    def __init__(self, url: str, listeners: Listeners, *, timeout: float = 1.0) -> None:
         self._redis: Redis = Redis.from_url(
             url,
             socket_timeout=timeout,
@@ -137,8 +159,7 @@ class RedisCoordination:
             health_check_interval=15,
             decode_responses=True,
         )
-        self._credentials = credentials
-        self._hub = hub
+        self._listeners = listeners
         # Redis keeps nonces across our restarts (run it with persistence, or accept that a
         # Redis restart opens a window-long replay gap, see SECURITY.md).
         self.remembers_nonces_since = 0
@@ -183,7 +204,7 @@ class RedisCoordination:
             if isinstance(exc, RedisError | OSError):
                 log.warning("replay cache unreachable: %s", type(exc).__name__)
                 # We may have missed changes while cut off: trust nothing cached.
-                self._credentials.clear()
+                self._listeners.credentials_unsure()
                 return
             raise
         for index, (*_, future) in enumerate(batch):
@@ -203,14 +224,14 @@ class RedisCoordination:
         If Redis is down the other instances fail closed meanwhile, drop their caches when
         they reconnect, and the database outbox reaches them within a second anyway.
         """
-        self._credentials.invalidate(device_ids)
+        self._listeners.devices_changed(device_ids)
         pipe = self._redis.pipeline(transaction=False)
         for device_id in device_ids:
             pipe.set(_auth_key(device_id), os.urandom(8).hex(), ex=7 * 86400)
         await pipe.execute()
 
     async def wake(self, device_ids: Sequence[uuid.UUID]) -> None:
-        self._hub.announce(device_ids)  # our own long-polls need no round trip
+        self._listeners.wake(device_ids)  # our own long-polls need no round trip
         if device_ids:
             await self._redis.publish(WAKE_CHANNEL, ",".join(str(d) for d in device_ids))
 
@@ -234,14 +255,14 @@ class RedisCoordination:
             try:
                 await pubsub.subscribe(WAKE_CHANNEL)
                 # Wake-ups may have been missed while unsubscribed: every device re-checks.
-                self._hub.forget_idle()
+                self._listeners.wake_ups_missed()
                 backoff = 0.1
                 while True:
-                    if current.cancelling():  # one redis-py lost (see app.stop_tasks)
+                    if current.cancelling():  # one redis-py lost (see runtime.stop_tasks)
                         raise asyncio.CancelledError
                     message = await pubsub.get_message(timeout=5.0)
                     if message is not None:
-                        self._hub.announce(_device_ids(message["data"]))
+                        self._listeners.wake(_device_ids(message["data"]))
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
@@ -278,12 +299,7 @@ def _log_unexpected(task: asyncio.Future[None]) -> None:
         log.error("replay cache flush failed", exc_info=task.exception())
 
 
-def create_coordination(
-    redis_url: str | None, credentials: CredentialCache, hub: DeliveryHub, clock: Clock
-) -> Coordination:
+def create_coordination(redis_url: str | None, listeners: Listeners, clock: Clock) -> Coordination:
     if redis_url:
-        return RedisCoordination(redis_url, credentials, hub)
-    return LocalCoordination(credentials, hub, clock)
-
-
-__all__ = ["Claim", "Coordination", "create_coordination"]
+        return RedisCoordination(redis_url, listeners)
+    return LocalCoordination(listeners, clock)

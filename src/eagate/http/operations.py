@@ -11,10 +11,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
-from eagate.errors import NotAuthenticated
-from eagate.migrations_runner import head_revision
-from eagate.signals.service import delivery_counts
-from eagate.state import StateDep
+from eagate.http.dependencies import DatabaseDep, MetricsDep, SettingsDep
+from eagate.kit.migrate import head_revision
+from eagate.kit.problems import NotAuthenticated
 
 log = logging.getLogger("eagate")
 
@@ -28,10 +27,10 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", responses={503: {"description": "Not ready"}})
-async def readyz(state: StateDep) -> JSONResponse:
+async def readyz(database: DatabaseDep) -> JSONResponse:
     """The database is reachable and its schema is at the head revision."""
     try:
-        async with state.database.transaction(read_only=True) as session:
+        async with database.transaction(read_only=True) as session:
             current = await session.scalar(text("SELECT version_num FROM alembic_version"))
     except Exception as exc:  # any failure to reach the database means "not ready"
         # The reason in plain words: the exception (driver, class) is for the log only.
@@ -45,9 +44,6 @@ async def readyz(state: StateDep) -> JSONResponse:
     return JSONResponse({"status": "ok", "schema": current})
 
 
-_DELIVERY_COUNTS_TTL = 10.0
-
-
 def bearer_token_matches(*, authorization: str | None, token: str) -> bool:
     """Whether ``authorization`` is ``Bearer <token>``, compared in constant time."""
     scheme, _, presented = (authorization or "").partition(" ")
@@ -57,21 +53,16 @@ def bearer_token_matches(*, authorization: str | None, token: str) -> bool:
 
 
 @router.get("/metrics", response_class=Response)
-async def metrics(
-    state: StateDep, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
+async def scrape_metrics(
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
     """Prometheus metrics (text exposition format); with EAGATE_METRICS_TOKEN set, only for
     `Authorization: Bearer <token>`."""
-    expected = state.settings.metrics_token
+    expected = settings.metrics_token
     if expected is not None and not bearer_token_matches(
         authorization=authorization, token=expected.get_secret_value()
     ):
         raise NotAuthenticated("GET /metrics needs the metrics token (Authorization: Bearer)")
-    # Counting every delivery is a scan: at most one per TTL, however often we are scraped.
-    cached_at, counts = state.extras.get("delivery_counts", (-_DELIVERY_COUNTS_TTL, {}))
-    if state.clock.time() - cached_at >= _DELIVERY_COUNTS_TTL:
-        async with state.database.transaction(read_only=True) as session:
-            counts = await delivery_counts(session, now=state.clock.now())
-        state.extras["delivery_counts"] = (state.clock.time(), counts)
-    state.metrics.deliveries_by_status = lambda: counts
-    return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    return Response(await metrics.scrape(), media_type=CONTENT_TYPE_LATEST)

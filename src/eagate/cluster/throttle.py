@@ -24,9 +24,9 @@ import functools
 import ipaddress
 from dataclasses import dataclass
 
-from eagate.clock import Clock
-from eagate.coordination import Coordination
-from eagate.errors import ProblemError
+from eagate.cluster.coordination import Coordination
+from eagate.kit.clock import Clock
+from eagate.kit.problems import ProblemError
 
 
 class RateLimited(ProblemError):
