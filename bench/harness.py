@@ -31,7 +31,7 @@ from eagate.kit.migrate import upgrade_to_head
 from eagate.kit.signing import signed_headers
 
 # Benchmarks use keys generated into temporary data dirs on purpose: no warning each time.
-logging.getLogger("eagate.kit.keys").setLevel(logging.ERROR)
+logging.getLogger("eagate.keys").setLevel(logging.ERROR)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -467,7 +467,7 @@ def log_problems(log_path: Path, limit: int = 10) -> dict[str, Any]:
             continue
         if not isinstance(entry, dict):
             continue
-        if entry.get("logger") == "eagate.kit.keys":
+        if entry.get("logger") == "eagate.keys":
             continue  # generated keys in a temporary data dir: expected here
         status = entry.get("status")
         level = entry.get("level")

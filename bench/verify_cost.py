@@ -52,7 +52,7 @@ PASSWORD = "benchmark-password"
 def _settings(data_dir: Path, redis_url: str | None) -> Settings:
     return Settings(
         data_dir=data_dir,
-        database_url=f"sqlite+aiosqlite:///{data_dir / 'eagate.kit.db'}",
+        database_url=f"sqlite+aiosqlite:///{data_dir / 'eagate.db'}",
         redis_url=redis_url,
         env="test",
         argon2_time_cost=1,

@@ -95,7 +95,7 @@ def database_url(
 ) -> Iterator[str]:
     """A migrated database shared by the session's tests (each test makes its own owners)."""
     if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("sqlite") / "eagate.kit.db"
+        path = tmp_path_factory.mktemp("sqlite") / "eagate.db"
         url = f"sqlite+aiosqlite:///{path}"
         upgrade_to_head(url)
         yield url

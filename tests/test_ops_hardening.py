@@ -77,7 +77,7 @@ async def test_a_trailing_slash_is_a_plain_404_never_a_redirect_to_the_host_head
     "unreachable",
     [
         "postgresql+asyncpg://eagate@127.0.0.1:9/unreachable",
-        "sqlite+aiosqlite:////nonexistent-eagate-dir/eagate.kit.db",
+        "sqlite+aiosqlite:////nonexistent-eagate-dir/eagate.db",
     ],
 )
 async def test_readyz_gives_a_plain_reason_without_internals(

@@ -101,7 +101,7 @@ def new_cli(tmp_path: Path, database_url: str | None = None, **settings: str) ->
     """A Cli on a fresh database (SQLite in ``tmp_path`` unless given), migrated by
     `eagate migrate` itself, with a configured master key."""
     data_dir = tmp_path / "data"
-    url = database_url or f"sqlite+aiosqlite:///{tmp_path / 'db' / 'eagate.kit.db'}"
+    url = database_url or f"sqlite+aiosqlite:///{tmp_path / 'db' / 'eagate.db'}"
     (tmp_path / "db").mkdir(exist_ok=True)
     cli = Cli(data_dir, url, {"EAGATE_MASTER_KEY": new_master_key_text(), **settings})
     cli.ok("migrate")

@@ -30,12 +30,12 @@ def test_migrate_creates_a_private_data_dir_and_database(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     assert mode(data_dir) == 0o700
     files = sorted(data_dir.iterdir())
-    assert data_dir / "eagate.kit.db" in files
+    assert data_dir / "eagate.db" in files
     assert {path.name: mode(path) for path in files} == {path.name: 0o600 for path in files}
 
 
 def test_a_database_file_elsewhere_is_created_private(tmp_path: Path) -> None:
-    database = tmp_path / "elsewhere" / "db" / "eagate.kit.db"
+    database = tmp_path / "elsewhere" / "db" / "eagate.db"
     result = subprocess.run(
         [sys.executable, "-m", "eagate", "migrate"],
         env=server_environment(
@@ -62,9 +62,9 @@ async def test_serve_keeps_the_data_dir_and_every_file_in_it_private(tmp_path: P
         os.umask(previous)
     assert mode(data_dir) == 0o700
     assert {
-        "eagate.kit.db",
-        "eagate.kit.db-wal",
-        "eagate.kit.db-shm",
+        "eagate.db",
+        "eagate.db-wal",
+        "eagate.db-shm",
         "master.key",
         "jwt.secret",
     } <= set(files)

@@ -40,7 +40,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[st
     """Settings naming one database: SQLite in a data dir of its own, or a new PostgreSQL."""
     if request.param == "sqlite":
         yield {
-            "EAGATE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'shared' / 'eagate.kit.db'}"
+            "EAGATE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'shared' / 'eagate.db'}"
         }
         return
     with fresh_postgres_database() as url:
@@ -107,7 +107,7 @@ def test_an_instance_with_redis_cannot_join_one_without(
 def test_a_symlink_to_the_database_is_the_same_database(tmp_path: Path, link: str) -> None:
     """SQLite follows symlinks to the database file (its -wal and -shm go next to the real
     file), so a second instance reaching it through a link shares the database: refused."""
-    real = tmp_path / "shared" / "eagate.kit.db"
+    real = tmp_path / "shared" / "eagate.db"
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     if link == "file":
@@ -125,7 +125,7 @@ def test_a_symlink_to_the_database_is_the_same_database(tmp_path: Path, link: st
             )
     else:
         (elsewhere / "data").symlink_to(real.parent, target_is_directory=True)
-        through_link = elsewhere / "data" / "eagate.kit.db"
+        through_link = elsewhere / "data" / "eagate.db"
         with eagate_serve(
             tmp_path / "a", name="a", EAGATE_DATABASE_URL=f"sqlite+aiosqlite:///{real}"
         ):
@@ -141,7 +141,7 @@ def test_a_symlink_to_the_database_is_the_same_database(tmp_path: Path, link: st
 
 def test_the_lease_file_is_private(tmp_path: Path) -> None:
     with eagate_serve(tmp_path, name="a"):
-        lock = tmp_path / "eagate.kit.db.instance.lock"
+        lock = tmp_path / "eagate.db.instance.lock"
         assert lock.stat().st_mode & 0o777 == 0o600
 
 

@@ -50,6 +50,6 @@ def test_production_refuses_a_weak_password_hash(tmp_path: Path) -> None:
 def test_migrate_brings_a_new_database_to_head(tmp_path: Path) -> None:
     result = run_eagate("migrate", env={"EAGATE_DATA_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "eagate.kit.db").exists()
+    assert (tmp_path / "eagate.db").exists()
     again = run_eagate("migrate", env={"EAGATE_DATA_DIR": str(tmp_path)})
     assert again.returncode == 0

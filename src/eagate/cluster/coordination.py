@@ -37,7 +37,7 @@ from eagate.cluster.replay import MemoryReplayGuard
 from eagate.kit.clock import Clock
 from eagate.kit.problems import ProblemError
 
-log = logging.getLogger("eagate.cluster.coordination")
+log = logging.getLogger("eagate.coordination")
 
 WAKE_CHANNEL = "eagate:wake"
 RETRY_AFTER_SECONDS = 5

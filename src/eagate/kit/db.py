@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeEngine
 
-log = logging.getLogger("eagate.kit.db")
+log = logging.getLogger("eagate.db")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

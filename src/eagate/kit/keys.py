@@ -14,7 +14,7 @@ from pathlib import Path
 from eagate.kit.datadir import ensure_private_dir
 from eagate.settings import Environment, Settings
 
-log = logging.getLogger("eagate.kit.keys")
+log = logging.getLogger("eagate.keys")
 
 MASTER_KEY_FILE = "master.key"
 JWT_SECRET_FILE = "jwt.secret"  # noqa: S105 (a file name)

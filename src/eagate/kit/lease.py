@@ -42,7 +42,7 @@ from sqlalchemy.pool import NullPool
 
 from eagate.kit.datadir import ensure_private_file, sqlite_file
 
-log = logging.getLogger("eagate.kit.lease")
+log = logging.getLogger("eagate.lease")
 
 T = TypeVar("T")
 
