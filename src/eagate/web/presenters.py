@@ -5,6 +5,8 @@ Presentation only: every rule about what may be done lives in the domain service
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -13,6 +15,7 @@ from markupsafe import Markup
 from pydantic import ValidationError
 
 from eagate.devices.models import Device
+from eagate.kit.paging import encode_cursor
 
 ConnectionStatus = Literal["online", "late", "offline", "revoked"]
 
@@ -105,7 +108,12 @@ def elapsed_ms(later: datetime | None, earlier: datetime | None) -> float | None
     return max(0.0, (later - earlier).total_seconds() * 1000)
 
 
-def validation_messages(error: ValidationError, labels: dict[str, str]) -> list[str]:
+def next_cursor(next_after: uuid.UUID | None) -> str | None:
+    """The cursor of a "next page" link; None on the last page."""
+    return encode_cursor(next_after) if next_after else None
+
+
+def validation_messages(error: ValidationError, labels: Mapping[str, str]) -> list[str]:
     """One readable line per problem, naming the form field (never echoing the input)."""
     messages = []
     for problem in error.errors():

@@ -8,6 +8,7 @@ from typing import Any
 import jinja2
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
@@ -77,6 +78,24 @@ def render(
     )
 
 
+# Fixed texts for `?notice=`: a redirect says what happened without echoing any input.
+NOTICES = {
+    "signed_out": "You are signed out.",
+    "renamed": "Device renamed.",
+    "revoked": "Device revoked. Its next request will be refused.",
+    "signal_sent": "Test signal sent. Its deliveries update below as devices poll and ack.",
+}
+
+
+def notice_text(code: str | None) -> str | None:
+    return NOTICES.get(code or "")
+
+
+def redirect(path: str) -> RedirectResponse:
+    """After a form: see the result with a GET, so reloading it sends nothing again."""
+    return RedirectResponse(path, status_code=303)
+
+
 class EarlyResponse(Exception):
     """Ends a dashboard request with a ready response: a redirect to sign in, a refused form,
     an error page. Raised only before the request has written anything."""
@@ -93,6 +112,10 @@ def error_page(request: Request, *, status_code: int, title: str, detail: str) -
         {"title": title, "detail": detail},
         status_code=status_code,
     )
+
+
+def problem_page(request: Request, error: ProblemError) -> Response:
+    return error_page(request, status_code=error.status, title=error.title, detail=error.detail)
 
 
 class WebRoute(APIRoute):
@@ -126,8 +149,6 @@ class WebRoute(APIRoute):
                     # A form route handles its own domain errors inside a savepoint; one that
                     # got here may follow writes, so the transaction must see it and roll back.
                     raise
-                return error_page(
-                    request, status_code=error.status, title=error.title, detail=error.detail
-                )
+                return problem_page(request, error)
 
         return handle_with_error_pages
