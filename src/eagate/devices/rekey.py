@@ -198,34 +198,21 @@ async def rekey_device_secrets(
                         }
                     )
                 change: dict[str, Any] = {"row_id": row.id}
-                if row.secret_key_id != current:
-                    sealed = _reseal(secret_box, row.id, row.secret_key_id, row.secret_ciphertext)
+                # The current secret, then the rotated-out one in its grace period.
+                for kind in ("secret", "previous_secret"):
+                    key_id = getattr(row, f"{kind}_key_id")
+                    ciphertext = getattr(row, f"{kind}_ciphertext")
+                    if key_id is None or ciphertext is None or key_id == current:
+                        continue
+                    sealed = _reseal(secret_box, row.id, key_id, ciphertext)
                     if sealed is None:
-                        report.undecryptable.append(
-                            Undecryptable(row.id, "secret", row.secret_key_id)
-                        )
-                    else:
-                        change["secret_key_id"] = sealed.key_id
-                        change["secret_ciphertext"] = sealed.ciphertext
+                        report.undecryptable.append(Undecryptable(row.id, kind, key_id))
+                        continue
+                    change[f"{kind}_key_id"] = sealed.key_id
+                    change[f"{kind}_ciphertext"] = sealed.ciphertext
+                    if kind == "secret":
                         report.secrets_rekeyed += 1
-                if (
-                    row.previous_secret_key_id is not None
-                    and row.previous_secret_ciphertext is not None
-                    and row.previous_secret_key_id != current
-                ):
-                    sealed = _reseal(
-                        secret_box,
-                        row.id,
-                        row.previous_secret_key_id,
-                        row.previous_secret_ciphertext,
-                    )
-                    if sealed is None:
-                        report.undecryptable.append(
-                            Undecryptable(row.id, "previous_secret", row.previous_secret_key_id)
-                        )
                     else:
-                        change["previous_secret_key_id"] = sealed.key_id
-                        change["previous_secret_ciphertext"] = sealed.ciphertext
                         report.previous_secrets_rekeyed += 1
                 if len(change) > 1:
                     changes.append(change)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 
@@ -32,5 +31,3 @@ class FrozenClock(Clock):
     def advance(self, seconds: float) -> None:
         self._t += seconds
 
-
-Now = Callable[[], datetime]
