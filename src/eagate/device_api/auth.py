@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import update
 
@@ -83,7 +84,7 @@ def _verify(
     neither, or the device is unknown (same answer, same HMAC cost)."""
     if credentials is None:
         signature_matches(key=_UNKNOWN_DEVICE_KEY, canonical=canonical, signature=signature)
-        raise InvalidSignature(server_time=now)
+        raise InvalidSignature()
     if signature_matches(mac=credentials.mac, canonical=canonical, signature=signature):
         return True
     previous = credentials.previous_key_valid(now)
@@ -91,7 +92,7 @@ def _verify(
         key=previous, canonical=canonical, signature=signature
     ):
         return False
-    raise InvalidSignature(server_time=now, device=credentials)
+    raise InvalidSignature(device=credentials)
 
 
 class DeviceAuthenticator:
@@ -117,6 +118,23 @@ class DeviceAuthenticator:
         self._metrics = metrics
         self._retiring: set[uuid.UUID] = set()
 
+    async def authenticate_scope(
+        self, scope: Mapping[str, Any], body: bytes
+    ) -> AuthenticatedDevice:
+        """``authenticate`` for an ASGI request: the method, the target exactly as the client
+        sent it (what the device signed), the raw headers and the client's address."""
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        query: bytes = scope.get("query_string", b"")
+        target = (raw_path + b"?" + query if query else raw_path).decode("latin-1")
+        client = scope.get("client")
+        return await self.authenticate(
+            method=scope["method"],
+            target=target,
+            headers=scope["headers"],
+            body=body,
+            ip=client[0] if client else None,
+        )
+
     async def authenticate(
         self,
         *,
@@ -135,7 +153,7 @@ class DeviceAuthenticator:
         if blocked is not None and not self._credentials.cached(device_text or "")[0]:
             # Past its limit, this address gets no database lookup for ids we do not know.
             self._metrics.auth_failure(RateLimited.code)
-            raise RateLimited(blocked, server_time=int(self._clock.time()))
+            raise RateLimited(blocked)
         try:
             # Even past the limit a correctly signed request from a known device is served:
             # forged requests from a shared address (a VPS farm, a NAT) must not lock out the
@@ -152,7 +170,7 @@ class DeviceAuthenticator:
                 )
             retry_after = blocked or await self._throttle.device_failed(ip, device_text)
             if retry_after is not None:
-                raise RateLimited(retry_after, server_time=failure.extra["server_time"]) from None
+                raise RateLimited(retry_after) from None
             raise
 
     async def _verify_request(
@@ -165,25 +183,23 @@ class DeviceAuthenticator:
     ) -> AuthenticatedDevice:
         now = int(self._clock.time())
         if repeated is not None:
-            raise MalformedSignatureHeaders(f"{repeated} sent more than once", server_time=now)
+            raise MalformedSignatureHeaders(f"{repeated} sent more than once")
         try:
             signed = parse_signature_headers(headers)
             known, credentials = self._credentials.cached(signed.device_id_text)
             device_id = credentials.id if credentials else parse_device_id(signed.device_id_text)
         except MalformedHeaders as exc:
-            raise MalformedSignatureHeaders(str(exc), server_time=now) from None
+            raise MalformedSignatureHeaders(str(exc)) from None
         if abs(now - signed.timestamp) > self._window:
             raise TimestampOutOfWindow(
                 f"|server_time - X-Timestamp| must be at most {self._window} s; "
                 "correct the device clock from server_time",
-                server_time=now,
             )
         if signed.timestamp < self._coordination.remembers_nonces_since:
             # Nonces used before this replay cache existed are unknown to it (a restart of a
             # single process): only requests signed since can be checked for replay.
             raise TimestampOutOfWindow(
                 "signed before the server restarted; correct the device clock from server_time",
-                server_time=now,
             )
         canonical = canonical_string(
             method=method,
@@ -211,11 +227,9 @@ class DeviceAuthenticator:
             used_current = _verify(credentials, canonical, signed.signature, now)
             assert credentials is not None
         if not claim.fresh:
-            raise ReplayedNonce(
-                "use a fresh X-Nonce for every request", server_time=now, device=credentials
-            )
+            raise ReplayedNonce("use a fresh X-Nonce for every request", device=credentials)
         if not credentials.is_active:
-            raise DeviceRevokedAuth(server_time=now, device=credentials)
+            raise DeviceRevokedAuth(device=credentials)
         if used_current and credentials.previous_key is not None:
             await self._retire_previous_key(credentials)
         return credentials

@@ -25,25 +25,11 @@ signature_dependencies = [
 ]
 
 
-def request_target(request: Request) -> str:
-    """The path and query exactly as the client sent them (what the device signed)."""
-    raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
-    query: bytes = request.scope.get("query_string", b"")
-    target = raw_path.decode("latin-1")
-    return f"{target}?{query.decode('latin-1')}" if query else target
-
-
 async def signed_device(
     request: Request, auth: DeviceAuthDep, activity: ActivityDep, clock: ClockDep
 ) -> AuthenticatedDevice:
     """The device whose HMAC signature this request carries (SPEC 4), or a 401."""
-    device = await auth.authenticate(
-        method=request.method,
-        target=request_target(request),
-        headers=request.scope["headers"],
-        body=await request.body(),
-        ip=request.client.host if request.client else None,
-    )
+    device = await auth.authenticate_scope(request.scope, await request.body())
     bind_actor(device_id=device.id)
     activity.record(device.id, clock.time())
     return device

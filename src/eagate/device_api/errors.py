@@ -1,4 +1,5 @@
-"""The device API's 401 answers, in the order SPEC 4 checks them; each carries server_time."""
+"""The device API's 401 answers, in the order SPEC 4 checks them (their bodies get server_time
+from the problem renderer, like every device-API body)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from eagate.kit.problems import ProblemError
 class DeviceAuthError(ProblemError):
     status = 401
 
-    def __init__(self, detail: str | None = None, *, server_time: int, device: Any = None) -> None:
-        super().__init__(detail, server_time=server_time)
+    def __init__(self, detail: str | None = None, *, device: Any = None) -> None:
+        super().__init__(detail)
         # The device the failure concerns, when known (for the audit trail; never rendered).
         self.device = device
 

@@ -145,20 +145,12 @@ class PollHandler:
             if scope["method"] != "GET":
                 raise MethodNotAllowed(headers={"Allow": "GET"})
             body = await self._read_body(receive) if has_body else b""
-            query: bytes = scope["query_string"]
-            raw_path: bytes = scope.get("raw_path") or POLL_PATH.encode()
-            device = await self.auth.authenticate(
-                method="GET",
-                target=(raw_path + b"?" + query if query else raw_path).decode("latin-1"),
-                headers=scope["headers"],  # the signing ones read by the authenticator
-                body=body,
-                ip=client[0] if (client := scope.get("client")) else None,
-            )
+            device = await self.auth.authenticate_scope(scope, body)
             bind_actor(device_id=device.key_prefix)
             device_id = device.id
             now = self.clock.time()
             self.activity.record(device_id, now, poll=True)
-            wait, limit = parse_poll_query(query)
+            wait, limit = parse_poll_query(scope["query_string"])
             if wait == 0 and self.hub.idle_until(device_id) > now:
                 signals: list[dict[str, Any]] = []
             else:
