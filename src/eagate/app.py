@@ -16,7 +16,7 @@ from eagate.device_api.poll import POLL_PATH, PollHandler
 from eagate.devices import router as devices
 from eagate.http import operations
 from eagate.http.edge import Edge
-from eagate.http.openapi import install_document, problem_responses
+from eagate.http.openapi import install_document, operation_id, problem_responses
 from eagate.http.problems import Problems
 from eagate.kit.clock import Clock
 from eagate.kit.logs import configure_logging
@@ -57,6 +57,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # No redirect from `/path/` to `/path`: Starlette builds its Location from the Host
         # header (host injection); an unknown path is a 404 like any other.
         redirect_slashes=False,
+        # Operation ids are the route functions' names (register_device), not FastAPI's
+        # name + path + method: generated clients name their functions after them.
+        generate_unique_id_function=operation_id,
         # Any operation can meet these: bad JSON, oversized bodies, bad input, no credentials,
         # and (503) a write that waited too long for its turn on SQLite (database_busy).
         responses=problem_responses(400, 401, 413, 422, 503),

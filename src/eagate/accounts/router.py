@@ -3,8 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Form, Request, Response, status
 
 from eagate.accounts import flows, service
 from eagate.accounts.dependencies import (
@@ -14,12 +13,13 @@ from eagate.accounts.dependencies import (
     PrincipalOutsideTransaction,
 )
 from eagate.accounts.schemas import (
+    AccessToken,
     AccountDeletion,
-    ClientOut,
+    Owner,
     PasswordChange,
+    PasswordGrant,
     Session,
     SignupRequest,
-    TokenOut,
 )
 from eagate.http.dependencies import ClockDep, SessionDep, client_ip
 from eagate.http.openapi import problem_responses
@@ -38,24 +38,24 @@ HASHING = (429, 503)
 @public.post(
     "/signup",
     status_code=status.HTTP_201_CREATED,
-    response_model=ClientOut,
+    response_model=Owner,
     responses=problem_responses(409, *HASHING),
 )
-async def sign_up(body: SignupRequest, ctx: FlowsDep, request: Request) -> ClientOut:
+async def sign_up(body: SignupRequest, ctx: FlowsDep, request: Request) -> Owner:
     """Create an owner account."""
     client = await flows.sign_up(
         ctx, email=body.email, password=body.password, ip=client_ip(request)
     )
-    return ClientOut.model_validate(client)
+    return Owner.model_validate(client)
 
 
-@public.post("/token", response_model=TokenOut, responses=problem_responses(401, 403, *HASHING))
+@public.post("/token", response_model=AccessToken, responses=problem_responses(401, 403, *HASHING))
 async def issue_token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[PasswordGrant, Form()],
     ctx: FlowsDep,
     request: Request,
     response: Response,
-) -> TokenOut:
+) -> AccessToken:
     """Exchange email (as `username`) and password for a bearer access token (a new session)."""
     signed_in = await flows.sign_in(
         ctx,
@@ -65,10 +65,10 @@ async def issue_token(
         user_agent=request.headers.get("user-agent"),
     )
     response.headers["Cache-Control"] = "no-store"  # RFC 6749 5.1
-    return TokenOut(access_token=signed_in.token.token, expires_in=signed_in.token.expires_in)
+    return AccessToken(access_token=signed_in.token.token, expires_in=signed_in.token.expires_in)
 
 
-@sessions.post("/logout", status_code=status.HTTP_204_NO_CONTENT, operation_id="log_out")
+@sessions.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def log_out(principal: CurrentPrincipal, session: SessionDep, clock: ClockDep) -> Response:
     """Sign out: revoke the presented token's session, on every instance."""
     await service.revoke_session(
@@ -80,7 +80,7 @@ async def log_out(principal: CurrentPrincipal, session: SessionDep, clock: Clock
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@sessions.get("/sessions", response_model=list[Session], operation_id="list_sessions")
+@sessions.get("/sessions", response_model=list[Session])
 async def list_sessions(
     principal: CurrentPrincipal,
     session: SessionDep,
@@ -111,7 +111,6 @@ async def list_sessions(
     "/sessions/{session_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(404),
-    operation_id="revoke_session",
 )
 async def revoke_session(
     session_id: uuid.UUID, owner: CurrentOwner, session: SessionDep, clock: ClockDep
@@ -123,17 +122,16 @@ async def revoke_session(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/me", response_model=ClientOut)
-async def read_me(owner: CurrentOwner) -> ClientOut:
+@router.get("/me", response_model=Owner)
+async def get_account(owner: CurrentOwner) -> Owner:
     """The signed-in owner's account."""
-    return ClientOut.model_validate(owner)
+    return Owner.model_validate(owner)
 
 
 @router.post(
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(403, *HASHING),
-    operation_id="change_password",
 )
 async def change_password(
     body: PasswordChange, principal: PrincipalOutsideTransaction, ctx: FlowsDep, request: Request
@@ -153,7 +151,7 @@ async def change_password(
 @router.delete(
     "/me", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(403, *HASHING)
 )
-async def delete_me(
+async def delete_account(
     body: AccountDeletion, principal: PrincipalOutsideTransaction, ctx: FlowsDep, request: Request
 ) -> Response:
     """Delete the account (its password confirms) and, by database cascade, everything it

@@ -28,7 +28,21 @@ class SignupRequest(BaseModel):
     password: Password
 
 
-class ClientOut(BaseModel):
+class PasswordGrant(BaseModel):
+    """OAuth2 password grant (RFC 6749 4.3), sent as a form: the account's email as `username`.
+    The fields are those of FastAPI's `OAuth2PasswordRequestForm`, under a name of our own."""
+
+    grant_type: Annotated[str | None, Field(pattern="^password$")] = None
+    username: str = Field(description="The account's email")
+    password: str = Field(json_schema_extra={"format": "password"})
+    scope: str = ""
+    client_id: str | None = None
+    client_secret: str | None = Field(None, json_schema_extra={"format": "password"})
+
+
+class Owner(BaseModel):
+    """An owner's account; its `id` is the `client_id` of everything it owns."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -36,7 +50,9 @@ class ClientOut(BaseModel):
     created_at: datetime
 
 
-class TokenOut(BaseModel):
+class AccessToken(BaseModel):
+    """A bearer access token (RFC 6749 5.1); each one is a session of its own."""
+
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 (a token type, not a secret)
     expires_in: int

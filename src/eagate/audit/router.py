@@ -16,7 +16,9 @@ from eagate.http.paths import API_PREFIX
 router = APIRouter(prefix=f"{API_PREFIX}/audit", tags=["audit"])
 
 
-class AuditEventOut(BaseModel):
+class AuditEvent(BaseModel):
+    """One entry of the owner's audit trail (SPEC 6)."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -28,7 +30,7 @@ class AuditEventOut(BaseModel):
     detail: dict[str, Any]
 
 
-@router.get("", response_model=list[AuditEventOut])
+@router.get("", response_model=list[AuditEvent])
 async def list_audit_events(
     owner: CurrentOwner,
     session: SessionDep,
@@ -36,8 +38,8 @@ async def list_audit_events(
     response: Response,
     page: PageDep,
     device_id: Annotated[uuid.UUID | None, Query(description="Only this device's events")] = None,
-) -> list[AuditEventOut]:
+) -> list[AuditEvent]:
     """The owner's audit trail, newest first."""
     result = await service.list_events(session, client_id=owner.id, page=page, device_id=device_id)
     set_next_link(request, response, result.next_after)
-    return [AuditEventOut.model_validate(event) for event in result.items]
+    return [AuditEvent.model_validate(event) for event in result.items]

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from eagate.accounts import service as accounts
 from eagate.accounts.models import Client
-from eagate.accounts.schemas import ClientOut, SignupRequest
+from eagate.accounts.schemas import Owner, SignupRequest
 from eagate.accounts.security import build_passwords
 from eagate.audit.service import OPERATOR_CLI
 from eagate.cli.common import (
@@ -66,7 +66,7 @@ def create(email: EmailOption, json_output: JsonOption = False) -> None:
                 session, email=request.email, password_hash=password_hash, now=Clock().now()
             )
 
-    client = ClientOut.model_validate(run(work))
+    client = Owner.model_validate(run(work))
     if json_output:
         emit_json(client.model_dump(mode="json"))
         return
@@ -86,7 +86,7 @@ def list_clients(json_output: JsonOption = False) -> None:
         emit_json(
             [
                 {
-                    **ClientOut.model_validate(s.client).model_dump(mode="json"),
+                    **Owner.model_validate(s.client).model_dump(mode="json"),
                     "devices": s.devices,
                     "active_devices": s.active_devices,
                 }

@@ -25,9 +25,8 @@ from eagate.cli.common import (
     validation_messages,
     when,
 )
-from eagate.devices import service
+from eagate.devices import schemas, service
 from eagate.devices.models import Device
-from eagate.devices.schemas import DeviceCreate, DeviceOut, DeviceRevoke, DeviceWithSecret
 from eagate.kit.clock import Clock
 from eagate.kit.paging import MAX_LIMIT, PageRequest
 from eagate.runtime import Core
@@ -48,7 +47,7 @@ def devices() -> None:
     """An owner's devices: list, register, revoke, rotate a secret (operators)."""
 
 
-def _table(devices: list[DeviceOut], title: str) -> Table:
+def _table(devices: list[schemas.Device], title: str) -> Table:
     table = Table(title=plain(title), title_justify="left")
     id_column(table)
     table.add_column("Name", overflow="fold")
@@ -72,8 +71,8 @@ def _table(devices: list[DeviceOut], title: str) -> Table:
 
 
 def _show_with_secret(result: service.DeviceWithNewSecret, json_output: bool, note: str) -> None:
-    device = DeviceWithSecret.model_validate(
-        {**DeviceOut.model_validate(result.device).model_dump(), "secret": result.secret}
+    device = schemas.DeviceWithSecret.model_validate(
+        {**schemas.Device.model_validate(result.device).model_dump(), "secret": result.secret}
     )
     if json_output:
         emit_json(device.model_dump(mode="json"))
@@ -112,7 +111,7 @@ def list_devices(
                     return found
                 after = page.next_after
 
-    devices = [DeviceOut.model_validate(device) for device in run(work)]
+    devices = [schemas.Device.model_validate(device) for device in run(work)]
     if json_output:
         emit_json([device.model_dump(mode="json") for device in devices])
         return
@@ -128,7 +127,7 @@ def register(
 ) -> None:
     """Register a device for an owner and print its secret, this once only."""
     try:
-        device_name = DeviceCreate(device_name=name).device_name
+        device_name = schemas.DeviceCreate(device_name=name).device_name
     except ValidationError as exc:
         raise fail(validation_messages(exc), 2) from None
 
@@ -158,7 +157,7 @@ def revoke(
 ) -> None:
     """Revoke a device for good: its next request is refused (every instance, within ~1 s)."""
     try:
-        checked_reason = DeviceRevoke(reason=reason).reason
+        checked_reason = schemas.DeviceRevoke(reason=reason).reason
     except ValidationError as exc:
         raise fail(validation_messages(exc), 2) from None
 
@@ -174,7 +173,7 @@ def revoke(
                 now=Clock().now(),
             )
 
-    device = DeviceOut.model_validate(run(work))
+    device = schemas.Device.model_validate(run(work))
     if json_output:
         emit_json(device.model_dump(mode="json"))
         return

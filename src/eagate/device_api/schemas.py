@@ -9,7 +9,9 @@ from pydantic import BaseModel, Field
 from eagate.signals.schemas import Number, Volume
 
 
-class DeviceMe(BaseModel):
+class DeviceInfo(BaseModel):
+    """Who the signing device is, and the server's clock."""
+
     device_id: uuid.UUID
     device_name: str
     client_id: uuid.UUID

@@ -10,8 +10,8 @@ from eagate.audit.service import Actor
 from eagate.devices import service
 from eagate.devices.dependencies import SecretBoxDep
 from eagate.devices.schemas import (
+    Device,
     DeviceCreate,
-    DeviceOut,
     DeviceRename,
     DeviceRevoke,
     DeviceWithSecret,
@@ -29,7 +29,7 @@ NOT_FOUND = problem_responses(404)
 def _with_secret(result: service.DeviceWithNewSecret, response: Response) -> DeviceWithSecret:
     response.headers["Cache-Control"] = "no-store"  # the secret must not sit in any cache
     return DeviceWithSecret.model_validate(
-        {**DeviceOut.model_validate(result.device).model_dump(), "secret": result.secret}
+        {**Device.model_validate(result.device).model_dump(), "secret": result.secret}
     )
 
 
@@ -60,7 +60,7 @@ async def register_device(
     return _with_secret(result, response)
 
 
-@router.get("", response_model=list[DeviceOut])
+@router.get("", response_model=list[Device])
 async def list_devices(
     owner: CurrentOwner,
     session: SessionDep,
@@ -68,23 +68,23 @@ async def list_devices(
     response: Response,
     page: PageDep,
     include_revoked: Annotated[bool, Query(description="Also list revoked devices")] = False,
-) -> list[DeviceOut]:
+) -> list[Device]:
     """List the owner's devices, oldest first."""
     result = await service.list_devices(
         session, client_id=owner.id, page=page, include_revoked=include_revoked
     )
     set_next_link(request, response, result.next_after)
-    return [DeviceOut.model_validate(device) for device in result.items]
+    return [Device.model_validate(device) for device in result.items]
 
 
-@router.get("/{device_id}", response_model=DeviceOut, responses=NOT_FOUND)
-async def get_device(device_id: uuid.UUID, owner: CurrentOwner, session: SessionDep) -> DeviceOut:
+@router.get("/{device_id}", response_model=Device, responses=NOT_FOUND)
+async def get_device(device_id: uuid.UUID, owner: CurrentOwner, session: SessionDep) -> Device:
     """One device of the owner's."""
     device = await service.get_device(session, client_id=owner.id, device_id=device_id)
-    return DeviceOut.model_validate(device)
+    return Device.model_validate(device)
 
 
-@router.patch("/{device_id}", response_model=DeviceOut, responses=problem_responses(404, 409))
+@router.patch("/{device_id}", response_model=Device, responses=problem_responses(404, 409))
 async def rename_device(
     device_id: uuid.UUID,
     body: DeviceRename,
@@ -92,7 +92,7 @@ async def rename_device(
     session: SessionDep,
     clock: ClockDep,
     request: Request,
-) -> DeviceOut:
+) -> Device:
     """Rename a device (names stay unique among the owner's active devices)."""
     device = await service.rename(
         session,
@@ -102,10 +102,10 @@ async def rename_device(
         actor=Actor.client(owner.id, client_ip(request)),
         now=clock.now(),
     )
-    return DeviceOut.model_validate(device)
+    return Device.model_validate(device)
 
 
-@router.post("/{device_id}/revoke", response_model=DeviceOut, responses=NOT_FOUND)
+@router.post("/{device_id}/revoke", response_model=Device, responses=NOT_FOUND)
 async def revoke_device(
     device_id: uuid.UUID,
     owner: CurrentOwner,
@@ -113,7 +113,7 @@ async def revoke_device(
     clock: ClockDep,
     request: Request,
     body: Annotated[DeviceRevoke | None, Body()] = None,
-) -> DeviceOut:
+) -> Device:
     """Revoke a device for good; its next request is refused. Revoking again is a no-op."""
     device = await service.revoke(
         session,
@@ -123,7 +123,7 @@ async def revoke_device(
         actor=Actor.client(owner.id, client_ip(request)),
         now=clock.now(),
     )
-    return DeviceOut.model_validate(device)
+    return Device.model_validate(device)
 
 
 @router.post(

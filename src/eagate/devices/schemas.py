@@ -38,7 +38,9 @@ class DeviceRevoke(BaseModel):
     reason: Annotated[str, Field(max_length=128), AfterValidator(single_line)] | None = None
 
 
-class DeviceOut(BaseModel):
+class Device(BaseModel):
+    """A registered EA instance (SPEC 3); it never carries the secret."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -55,7 +57,9 @@ class DeviceOut(BaseModel):
     secret_fingerprint: str = Field(description="First 8 hex chars of SHA-256(secret)")
 
 
-class DeviceWithSecret(DeviceOut):
+class DeviceWithSecret(Device):
+    """A device and its new secret: the answer to registering it or rotating its secret."""
+
     secret: str = Field(
         description="The device secret (64 hex chars). Shown once: store it in the EA now."
     )

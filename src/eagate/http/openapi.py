@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
 from eagate.http.paths import DEVICE_API_PREFIX
@@ -52,6 +53,13 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in statuses
     }
+
+
+def operation_id(route: APIRoute) -> str:
+    """An operation's id is its route function's name, a verb saying what it does
+    (`register_device`): code generators make it the client's function name. FastAPI's default
+    appends the path and method (`register_device_api_v1_devices_post`)."""
+    return route.name
 
 
 def install_document(app: FastAPI) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from eagate.http.dependencies import DatabaseDep, MetricsDep, SettingsDep
@@ -20,14 +21,18 @@ log = logging.getLogger("eagate")
 router = APIRouter(tags=["operations"])
 
 
+class Liveness(BaseModel):
+    status: Literal["ok"]
+
+
 @router.get("/healthz")
-async def healthz() -> dict[str, str]:
+async def check_liveness() -> Liveness:
     """The process is alive."""
-    return {"status": "ok"}
+    return Liveness(status="ok")
 
 
 @router.get("/readyz", responses={503: {"description": "Not ready"}})
-async def readyz(database: DatabaseDep) -> JSONResponse:
+async def check_readiness(database: DatabaseDep) -> JSONResponse:
     """The database is reachable and its schema is at the head revision."""
     try:
         async with database.transaction(read_only=True) as session:

@@ -15,7 +15,7 @@ from eagate.http.paging import PageDep, set_next_link
 from eagate.http.paths import API_PREFIX
 from eagate.signals import service
 from eagate.signals.dependencies import CoordinationDep
-from eagate.signals.schemas import DeviceStats, SignalCreate, SignalOut, parse_exact_json
+from eagate.signals.schemas import DeviceStats, Signal, SignalCreate, parse_exact_json
 
 router = APIRouter(prefix=f"{API_PREFIX}/signals", tags=["signals"])
 stats_router = APIRouter(prefix=f"{API_PREFIX}/devices", tags=["devices"])
@@ -35,7 +35,7 @@ IdempotencyKeyHeader = Annotated[
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    response_model=SignalOut,
+    response_model=Signal,
     responses=problem_responses(404, 409),
 )
 async def create_signal(
@@ -70,7 +70,7 @@ async def create_signal(
     return Response(created.body, status_code=201, media_type="application/json")
 
 
-@router.get("", response_model=list[SignalOut])
+@router.get("", response_model=list[Signal])
 async def list_signals(
     owner: CurrentOwner,
     session: SessionDep,
@@ -78,31 +78,31 @@ async def list_signals(
     request: Request,
     response: Response,
     page: PageDep,
-) -> list[SignalOut]:
+) -> list[Signal]:
     """The owner's signals with their per-device deliveries, newest first."""
     result = await service.list_signals(session, client_id=owner.id, page=page, now=clock.now())
     set_next_link(request, response, result.next_after)
     return result.items
 
 
-@router.get("/{signal_id}", response_model=SignalOut, responses=problem_responses(404))
+@router.get("/{signal_id}", response_model=Signal, responses=problem_responses(404))
 async def get_signal(
     signal_id: uuid.UUID, owner: CurrentOwner, session: SessionDep, clock: ClockDep
-) -> SignalOut:
+) -> Signal:
     """One signal and the fate of each of its deliveries."""
     return await service.get_signal(
         session, client_id=owner.id, signal_id=signal_id, now=clock.now()
     )
 
 
-@router.post("/{signal_id}/cancel", response_model=SignalOut, responses=problem_responses(404))
+@router.post("/{signal_id}/cancel", response_model=Signal, responses=problem_responses(404))
 async def cancel_signal(
     signal_id: uuid.UUID,
     owner: CurrentOwner,
     session: SessionDep,
     clock: ClockDep,
     request: Request,
-) -> SignalOut:
+) -> Signal:
     """Cancel a signal: deliveries not yet acknowledged become `cancelled`."""
     return await service.cancel_signal(
         session,
@@ -116,7 +116,7 @@ async def cancel_signal(
 @stats_router.get(
     "/{device_id}/stats", response_model=DeviceStats, responses=problem_responses(404)
 )
-async def device_stats(
+async def get_device_stats(
     device_id: uuid.UUID,
     owner: CurrentOwner,
     session: SessionDep,

@@ -77,7 +77,9 @@ class SignalCreate(SignalFields):
         return self
 
 
-class DeliveryOut(BaseModel):
+class Delivery(BaseModel):
+    """The fate of a signal on one of its devices."""
+
     device_id: uuid.UUID
     status: DeliveryStatus
     attempts: int
@@ -87,11 +89,13 @@ class DeliveryOut(BaseModel):
     error: str | None
 
 
-class SignalOut(SignalFields):
+class Signal(SignalFields):
+    """A trading signal as the owner sees it, with one delivery per target device."""
+
     id: uuid.UUID
     created_at: datetime
     expires_at: datetime
-    deliveries: list[DeliveryOut]
+    deliveries: list[Delivery]
 
 
 class AckRequest(BaseModel):
@@ -116,7 +120,9 @@ class AckRequest(BaseModel):
         return self
 
 
-class AckOut(BaseModel):
+class AckResult(BaseModel):
+    """The ack as recorded: a repeat of the same ack answers with the first `recorded_at`."""
+
     signal_id: uuid.UUID
     status: Literal["placed", "failed"]
     broker_ticket: str | None

@@ -22,16 +22,10 @@ from eagate.devices.models import Device
 from eagate.kit.db import after_commit, insert_ignoring_conflict
 from eagate.kit.ids import uuid7
 from eagate.kit.paging import Page, PageRequest
+from eagate.signals import schemas
 from eagate.signals.delivery import cancel_open_deliveries
 from eagate.signals.errors import IdempotencyKeyReused, NoActiveDevices, SignalNotFound
 from eagate.signals.models import OPEN_STATUSES, Delivery, IdempotencyKey, Signal
-from eagate.signals.schemas import (
-    DeliveryOut,
-    DeviceStats,
-    LatencySummary,
-    SignalCreate,
-    SignalOut,
-)
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 
@@ -73,12 +67,12 @@ def signal_fields(signal: Signal) -> dict[str, Any]:
     }
 
 
-def signal_out(signal: Signal, deliveries: Sequence[Delivery], now: datetime) -> SignalOut:
-    return SignalOut(
+def signal_out(signal: Signal, deliveries: Sequence[Delivery], now: datetime) -> schemas.Signal:
+    return schemas.Signal(
         id=signal.id,
         **signal_fields(signal),
         deliveries=[
-            DeliveryOut(
+            schemas.Delivery(
                 device_id=d.device_id,
                 status=delivery_status(d, now),
                 attempts=d.attempts,
@@ -165,7 +159,7 @@ async def create_signal(
     session: AsyncSession,
     *,
     client_id: uuid.UUID,
-    request: SignalCreate,
+    request: schemas.SignalCreate,
     idempotency_key: str | None,
     fingerprint: str,
     wake: Callable[[Sequence[uuid.UUID]], Awaitable[None]],
@@ -249,7 +243,7 @@ async def _deliveries_of(
 
 async def list_signals(
     session: AsyncSession, *, client_id: uuid.UUID, page: PageRequest, now: datetime
-) -> Page[SignalOut]:
+) -> Page[schemas.Signal]:
     """Newest first."""
     query = select(Signal).where(Signal.client_id == client_id)
     if page.after is not None:
@@ -275,7 +269,7 @@ async def _owned_signal(
 
 async def get_signal(
     session: AsyncSession, *, client_id: uuid.UUID, signal_id: uuid.UUID, now: datetime
-) -> SignalOut:
+) -> schemas.Signal:
     signal = await _owned_signal(session, client_id, signal_id)
     deliveries = await _deliveries_of(session, [signal.id])
     return signal_out(signal, deliveries[signal.id], now)
@@ -288,7 +282,7 @@ async def cancel_signal(
     signal_id: uuid.UUID,
     actor: Actor,
     now: datetime,
-) -> SignalOut:
+) -> schemas.Signal:
     """Deliveries not yet acknowledged become cancelled; cancelling again changes nothing."""
     signal = await _owned_signal(session, client_id, signal_id)
     if signal.cancelled_at is None:
@@ -307,19 +301,21 @@ async def cancel_signal(
     return signal_out(signal, deliveries[signal.id], now)
 
 
-def _summary(samples: list[float]) -> LatencySummary:
+def _summary(samples: list[float]) -> schemas.LatencySummary:
     if not samples:
-        return LatencySummary(count=0, p50_ms=None, p95_ms=None)
+        return schemas.LatencySummary(count=0, p50_ms=None, p95_ms=None)
     if len(samples) == 1:
         only = round(samples[0], 3)
-        return LatencySummary(count=1, p50_ms=only, p95_ms=only)
+        return schemas.LatencySummary(count=1, p50_ms=only, p95_ms=only)
     cuts = statistics.quantiles(samples, n=100, method="inclusive")
-    return LatencySummary(count=len(samples), p50_ms=round(cuts[49], 3), p95_ms=round(cuts[94], 3))
+    return schemas.LatencySummary(
+        count=len(samples), p50_ms=round(cuts[49], 3), p95_ms=round(cuts[94], 3)
+    )
 
 
 async def device_stats(
     session: AsyncSession, *, client_id: uuid.UUID, device_id: uuid.UUID, window: int, now: datetime
-) -> DeviceStats:
+) -> schemas.DeviceStats:
     """Latency percentiles over the device's ``window`` most recent deliveries."""
     owned = await session.scalar(
         select(Device.id).where(Device.id == device_id, Device.client_id == client_id)
@@ -344,7 +340,7 @@ async def device_stats(
     def collect(values: list[float | None]) -> list[float]:
         return [value for value in values if value is not None]
 
-    return DeviceStats(
+    return schemas.DeviceStats(
         device_id=device_id,
         window=len(rows),
         deliveries_by_status=dict(Counter(delivery_status(row.Delivery, now) for row in rows)),
