@@ -30,4 +30,3 @@ class FrozenClock(Clock):
 
     def advance(self, seconds: float) -> None:
         self._t += seconds
-
