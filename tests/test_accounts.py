@@ -12,20 +12,16 @@ import pytest
 import sqlalchemy as sa
 
 from eagate.kit.clock import FrozenClock
-from tests.conftest import AppClientFactory
-from tests.helpers import PASSWORD, Owner, assert_problem, new_owner, register_device
-from tests.registry_support import (
-    API,
-    ISO_UTC,
+from tests.fixtures.api import API, ISO_UTC, assert_problem
+from tests.fixtures.app import AppClientFactory, non_raising
+from tests.fixtures.devices import device_url, get_device, register_device, rename
+from tests.fixtures.owners import PASSWORD, Owner, new_owner
+from tests.fixtures.storage import (
     audit_table,
     clients_table,
     count_rows,
-    device_url,
     devices_table,
     direct_db,
-    get_device,
-    non_raising,
-    rename,
     tables_referring_to,
     tables_with_column,
 )

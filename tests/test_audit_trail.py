@@ -7,16 +7,10 @@ import uuid
 import httpx
 import pytest
 
-from tests.helpers import assert_problem, new_owner, register_device
-from tests.registry_support import (
-    API,
-    ISO_UTC,
-    audit_events,
-    device_url,
-    follow_pages,
-    rename,
-    revoke,
-)
+from tests.fixtures.api import API, ISO_UTC, assert_problem, follow_pages
+from tests.fixtures.audit import audit_events
+from tests.fixtures.devices import device_url, register_device, rename, revoke
+from tests.fixtures.owners import new_owner
 
 
 async def test_device_lifecycle_is_audited_newest_first(client: httpx.AsyncClient) -> None:

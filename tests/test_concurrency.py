@@ -13,16 +13,12 @@ from collections import Counter
 import httpx
 import sqlalchemy as sa
 
-from tests.conftest import AppClientFactory
-from tests.helpers import PASSWORD, assert_problem, new_owner, register_device
-from tests.registry_support import (
-    API,
-    audit_events,
-    device_url,
-    direct_db,
-    list_devices,
-    rename,
-)
+from tests.fixtures.api import API, assert_problem
+from tests.fixtures.app import AppClientFactory
+from tests.fixtures.audit import audit_events
+from tests.fixtures.devices import device_url, list_devices, register_device, rename
+from tests.fixtures.owners import PASSWORD, new_owner
+from tests.fixtures.storage import direct_db
 
 
 async def test_concurrent_registrations_of_one_name_give_one_device(

@@ -7,8 +7,9 @@ import unicodedata
 import httpx
 import pytest
 
-from tests.helpers import Owner, assert_problem, new_owner, register_device
-from tests.registry_support import API, get_device, list_devices, rename, revoke
+from tests.fixtures.api import API, assert_problem
+from tests.fixtures.devices import get_device, list_devices, register_device, rename, revoke
+from tests.fixtures.owners import Owner, new_owner
 
 
 async def register(client: httpx.AsyncClient, owner: Owner, name: object) -> httpx.Response:

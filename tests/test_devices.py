@@ -12,21 +12,19 @@ import httpx
 import pytest
 
 from eagate.kit.clock import FrozenClock
-from tests.conftest import AppClientFactory
-from tests.helpers import Owner, assert_problem, new_owner, register_device
-from tests.registry_support import (
-    API,
+from tests.fixtures.api import API, ISO_UTC, assert_problem, follow_pages
+from tests.fixtures.app import AppClientFactory, non_raising
+from tests.fixtures.devices import (
     DEVICE_FIELDS,
-    ISO_UTC,
     SECRET_FORMAT,
     device_url,
-    follow_pages,
     get_device,
     list_devices,
-    non_raising,
+    register_device,
     rename,
     revoke,
 )
+from tests.fixtures.owners import Owner, new_owner
 
 
 def iso(moment: datetime) -> str:

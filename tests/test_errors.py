@@ -11,9 +11,10 @@ import httpx
 import pytest
 
 from eagate.kit.clock import FrozenClock
-from tests.conftest import AppClientFactory
-from tests.helpers import PASSWORD, Owner, assert_problem, new_owner, register_device
-from tests.registry_support import API, device_url, list_devices, non_raising
+from tests.fixtures.api import API, assert_problem
+from tests.fixtures.app import AppClientFactory, non_raising
+from tests.fixtures.devices import device_url, list_devices, register_device
+from tests.fixtures.owners import PASSWORD, Owner, new_owner
 
 LIMIT = 64 * 1024
 JSON = {"content-type": "application/json"}

@@ -9,8 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import Owner, assert_problem, new_owner, register_device
-from tests.registry_support import API, audit_events, device_url, get_device, list_devices
+from tests.fixtures.api import API, assert_problem
+from tests.fixtures.audit import audit_events
+from tests.fixtures.devices import device_url, get_device, list_devices, register_device
+from tests.fixtures.owners import Owner, new_owner
 
 # (method, action, JSON body) for every owner route that names one device.
 DEVICE_ROUTES = [

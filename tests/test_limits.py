@@ -28,18 +28,13 @@ import httpx
 import pytest
 
 from eagate.kit.signing import signed_headers
-from tests.helpers import (
-    PASSWORD,
-    Owner,
-    assert_problem,
-    new_owner,
-    register_device,
-    signed_request,
-)
-from tests.openapi_support import build_document, operations
-from tests.servers import ServerProcess, eagate_serve
+from tests.fixtures.api import API, assert_problem
+from tests.fixtures.devices import register_device
+from tests.fixtures.openapi import build_document, operations
+from tests.fixtures.owners import PASSWORD, Owner, new_email, new_owner, new_owner_sync
+from tests.fixtures.servers import ServerProcess, eagate_serve
+from tests.fixtures.signing import signed_request
 
-API = "/api/v1"
 LIMIT = 64 * 1024
 JSON = {"Content-Type": "application/json"}
 SIGNAL = {"instrument": "EURUSD", "side": "buy", "volume": 0.1}
@@ -432,12 +427,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         eagate_serve(data_dir, name="limits") as server,
         httpx.Client(base_url=server.url, timeout=30) as http,
     ):
-        email = f"limits-{uuid.uuid4().hex[:8]}@example.com"
-        signup = http.post(f"{API}/auth/signup", json={"email": email, "password": PASSWORD})
-        assert signup.status_code == 201, signup.text
-        token = http.post(f"{API}/auth/token", data={"username": email, "password": PASSWORD})
-        assert token.status_code == 200, token.text
-        owner = Owner(signup.json()["id"], email, token.json()["access_token"])
+        owner = new_owner_sync(http, new_email("limits"))
         device = http.post(
             f"{API}/devices", json={"device_name": "limits"}, headers=owner.headers
         ).json()

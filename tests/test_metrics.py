@@ -8,8 +8,10 @@ import re
 import httpx
 
 from eagate.kit.clock import FrozenClock
-from tests.conftest import AppClientFactory
-from tests.helpers import new_owner, register_device, signed_request
+from tests.fixtures.app import AppClientFactory
+from tests.fixtures.devices import register_device
+from tests.fixtures.owners import new_owner
+from tests.fixtures.signing import signed_request
 
 
 def sample(text: str, name: str, **labels: str) -> float:

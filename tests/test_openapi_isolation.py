@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import Owner, new_owner, register_device
-from tests.openapi_support import build_document, operations, path_parameters, uses_bearer
-
-API = "/api/v1"
+from tests.fixtures.api import API
+from tests.fixtures.devices import register_device
+from tests.fixtures.openapi import build_document, operations, path_parameters, uses_bearer
+from tests.fixtures.owners import Owner, new_owner
 
 
 def id_routes(document: dict[str, Any]) -> dict[str, dict[str, Any]]:

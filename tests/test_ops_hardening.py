@@ -11,8 +11,9 @@ from pydantic import ValidationError
 
 from eagate.app import create_app
 from eagate.http.operations import bearer_token_matches
-from tests.conftest import AppClientFactory, make_settings
-from tests.helpers import assert_problem, new_owner
+from tests.fixtures.api import assert_problem
+from tests.fixtures.app import AppClientFactory, make_settings
+from tests.fixtures.owners import new_owner
 
 TOKEN = "metrics-token-0123456789abcdef"
 

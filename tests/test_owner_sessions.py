@@ -12,9 +12,11 @@ import httpx
 import pytest
 
 from eagate.kit.clock import FrozenClock
-from tests.conftest import AppClientFactory
-from tests.helpers import PASSWORD, Owner, assert_problem, new_owner
-from tests.registry_support import API, ISO_UTC, audit_events, direct_db
+from tests.fixtures.api import API, ISO_UTC, assert_problem
+from tests.fixtures.app import AppClientFactory
+from tests.fixtures.audit import audit_events
+from tests.fixtures.owners import PASSWORD, Owner, new_owner
+from tests.fixtures.storage import direct_db
 
 NEW_PASSWORD = "a brand new passphrase"
 

@@ -16,14 +16,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.helpers import new_owner, register_device
-from tests.registry_support import (
-    backend_of,
-    device_url,
-    devices_table,
-    direct_db,
-    table_names,
-)
+from tests.fixtures.databases import backend_of
+from tests.fixtures.devices import device_url, register_device
+from tests.fixtures.owners import new_owner
+from tests.fixtures.storage import devices_table, direct_db, table_names
 
 
 def text_forms(secret: str) -> list[str]:

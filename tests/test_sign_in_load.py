@@ -19,11 +19,12 @@ from typing import Any, TypeVar
 import httpx
 
 from eagate.accounts.security import default_hash_concurrency
-from tests.conftest import AppClientFactory
-from tests.helpers import PASSWORD, assert_problem, new_owner, register_device
+from tests.fixtures.api import API, assert_problem
+from tests.fixtures.app import AppClientFactory
+from tests.fixtures.devices import register_device
+from tests.fixtures.owners import PASSWORD, new_owner
 
 T = TypeVar("T")
-API = "/api/v1"
 BOUND = 8.0  # seconds: anything the tests wait for must happen well within this
 
 

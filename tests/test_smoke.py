@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import httpx
 
-from tests.helpers import new_owner, register_device
+from tests.fixtures.devices import register_device
+from tests.fixtures.owners import new_owner
 
 
 async def test_register_and_list(client: httpx.AsyncClient) -> None:

@@ -8,17 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cli.operator_support import (
-    PASSWORD,
-    Cli,
-    describe,
-    new_cli,
-    one_line,
-    query,
-    uuid_param,
-    wait_for_status,
-)
-from tests.servers import eagate_serve
+from tests.fixtures.cli import PASSWORD, Cli, describe, new_cli, one_line, wait_for_status
+from tests.fixtures.servers import eagate_serve
+from tests.fixtures.storage import query, uuid_param
 
 
 @pytest.fixture(scope="module")

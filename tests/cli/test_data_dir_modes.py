@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.helpers import new_owner
-from tests.servers import eagate_serve, server_environment
+from tests.fixtures.owners import new_owner
+from tests.fixtures.servers import eagate_serve, server_environment
 
 
 def mode(path: Path) -> int:

@@ -16,8 +16,11 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from eagate.cli.device import app, run_device
-from tests.client.support import API, Sleeps, create_signal, require_device_api, sdk
-from tests.helpers import new_owner, register_device
+from tests.fixtures.api import API
+from tests.fixtures.devices import register_device
+from tests.fixtures.owners import new_owner
+from tests.fixtures.sdk import Sleeps, require_device_api, sdk
+from tests.fixtures.signals import create_signal
 
 SECRET = "ab" * 32
 DEVICE = "0193a8f2-7c4e-7b21-9f3d-2a6c8e1b5d40"

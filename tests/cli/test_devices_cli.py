@@ -10,16 +10,9 @@ from typing import Any
 import pytest
 
 from eagate.devices.secrets import fingerprint_of
-from tests.cli.operator_support import (
-    Cli,
-    describe,
-    new_cli,
-    one_line,
-    query,
-    uuid_param,
-    wait_for_status,
-)
-from tests.servers import eagate_serve
+from tests.fixtures.cli import Cli, describe, new_cli, one_line, wait_for_status
+from tests.fixtures.servers import eagate_serve
+from tests.fixtures.storage import query, uuid_param
 
 SECRET_LINE = re.compile(r"^[0-9a-f]{64}$", re.MULTILINE)
 

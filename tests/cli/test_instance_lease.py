@@ -17,12 +17,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from eagate.kit.lease import LEASE_KEY
-from tests.conftest import (
-    REDIS_URL,
-    fresh_postgres_database,
-    require_service,
-)
-from tests.servers import eagate_serve, free_port, server_environment
+from tests.fixtures.databases import REDIS_URL, fresh_postgres_database, require_service
+from tests.fixtures.servers import eagate_serve, free_port, server_environment
 
 pytestmark = pytest.mark.slow
 
@@ -39,9 +35,7 @@ PRODUCTION = {
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
     """Settings naming one database: SQLite in a data dir of its own, or a new PostgreSQL."""
     if request.param == "sqlite":
-        yield {
-            "EAGATE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'shared' / 'eagate.db'}"
-        }
+        yield {"EAGATE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'shared' / 'eagate.db'}"}
         return
     with fresh_postgres_database() as url:
         yield {"EAGATE_DATABASE_URL": url}

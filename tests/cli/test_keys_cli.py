@@ -17,20 +17,10 @@ from eagate.devices.rekey import RekeyReport, rekey_device_secrets
 from eagate.devices.secrets import SecretBox
 from eagate.kit.db import Database
 from eagate.kit.keys import decode_master_key, new_master_key_text
-from tests.cli.operator_support import (
-    Cli,
-    describe,
-    key_id,
-    new_cli,
-    one_line,
-    query,
-    uuid_param,
-    wait_for_status,
-)
-from tests.conftest import (
-    fresh_postgres_database,
-)
-from tests.servers import eagate_serve
+from tests.fixtures.cli import Cli, describe, key_id, new_cli, one_line, wait_for_status
+from tests.fixtures.databases import fresh_postgres_database
+from tests.fixtures.servers import eagate_serve
+from tests.fixtures.storage import query, uuid_param
 
 SECRETS = (
     "SELECT id, secret_key_id, secret_ciphertext, previous_secret_key_id, "

@@ -23,8 +23,8 @@ from eagate.cluster.redis_policy import (
 )
 from eagate.settings import Environment
 from tests.cli.test_instance_lease import PRODUCTION, run_eagate
-from tests.conftest import require_service
-from tests.servers import eagate_serve, free_port
+from tests.fixtures.databases import require_service
+from tests.fixtures.servers import eagate_serve, free_port
 
 
 @contextmanager

@@ -25,20 +25,21 @@ from eagate.client import (
     TimestampOutOfWindowError,
 )
 from eagate.kit.clock import FrozenClock
-from tests.client.support import (
-    API,
+from tests.fixtures.api import API
+from tests.fixtures.app import AppClientFactory
+from tests.fixtures.devices import register_device
+from tests.fixtures.owners import Owner, new_owner
+from tests.fixtures.sdk import (
     Sleeps,
     WrapperTransport,
     connect_failure,
-    create_signal,
     read_timeout,
     recompute_signature,
     require_device_api,
     sdk,
     status_failure,
 )
-from tests.conftest import AppClientFactory
-from tests.helpers import Owner, new_owner, register_device
+from tests.fixtures.signals import create_signal
 
 
 @dataclass

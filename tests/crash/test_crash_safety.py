@@ -24,7 +24,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,15 +34,14 @@ import httpx
 import pytest
 
 from eagate.client import DeviceClient, DeviceConnectionError, ServerError
-from tests.conftest import (
-    fresh_postgres_database,
-)
-from tests.helpers import PASSWORD
-from tests.servers import ServerProcess, free_port, server_environment, wait_ready
+from tests.fixtures.api import API
+from tests.fixtures.databases import fresh_postgres_database
+from tests.fixtures.devices import register_device
+from tests.fixtures.owners import new_email, new_owner
+from tests.fixtures.servers import ServerProcess, free_port, server_environment, wait_ready
 
 pytestmark = pytest.mark.slow
 
-API = "/api/v1"
 SIGNALS = 300
 BATCH = 10
 KILLS = 3
@@ -57,7 +55,7 @@ UNREACHABLE = (httpx.TransportError, DeviceConnectionError)
 
 class RestartableServer:
     """`python -m eagate serve` on a fixed port and data directory, that can be SIGKILLed and
-    started again in the same place (tests.servers.eagate_serve picks a new port each time)."""
+    started again in the same place (tests.fixtures.servers.eagate_serve picks a new port each time)."""
 
     def __init__(self, data_dir: Path, **settings: str) -> None:
         self.data_dir = data_dir
@@ -226,15 +224,6 @@ class Owner:
         return signals
 
 
-async def sign_up(http: httpx.AsyncClient) -> dict[str, str]:
-    email = f"crash-{uuid.uuid4().hex[:10]}@example.com"
-    signup = await http.post(f"{API}/auth/signup", json={"email": email, "password": PASSWORD})
-    assert signup.status_code == 201, signup.text
-    token = await http.post(f"{API}/auth/token", data={"username": email, "password": PASSWORD})
-    assert token.status_code == 200, token.text
-    return {"Authorization": f"Bearer {token.json()['access_token']}"}
-
-
 async def kill_and_restart(
     server: RestartableServer, owner: Owner, moments: list[tuple[int, float]]
 ) -> None:
@@ -264,16 +253,12 @@ async def test_sigkill_loses_and_duplicates_nothing(
     tasks: list[asyncio.Task[None]] = []
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
-            headers = await sign_up(http)
-            devices = []
-            for name in DEVICES:
-                response = await http.post(
-                    f"{API}/devices", json={"device_name": name}, headers=headers
-                )
-                assert response.status_code == 201, response.text
-                devices.append(response.json())
+            signed_up = await new_owner(http, new_email("crash"))
+            devices = [await register_device(http, signed_up, name) for name in DEVICES]
             progress = asyncio.Condition()
-            owner = Owner(http, headers, seed, [device["id"] for device in devices], progress)
+            owner = Owner(
+                http, signed_up.headers, seed, [device["id"] for device in devices], progress
+            )
             eas = [
                 Ea(
                     name,

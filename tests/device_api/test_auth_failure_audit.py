@@ -10,8 +10,10 @@ from typing import Any
 import httpx
 
 from eagate.kit.clock import FrozenClock
-from tests.conftest import AppClientFactory
-from tests.helpers import Owner, new_owner, register_device, signed_request
+from tests.fixtures.app import AppClientFactory
+from tests.fixtures.devices import register_device
+from tests.fixtures.owners import Owner, new_owner
+from tests.fixtures.signing import signed_request
 
 FORGED = "f" * 64
 

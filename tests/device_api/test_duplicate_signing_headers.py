@@ -10,7 +10,9 @@ import httpx
 import pytest
 
 from eagate.kit.signing import signed_headers
-from tests.helpers import assert_problem, new_owner, register_device
+from tests.fixtures.api import assert_problem
+from tests.fixtures.devices import register_device
+from tests.fixtures.owners import new_owner
 
 ROUTES = [
     ("GET", "/api/v1/device/me", b""),

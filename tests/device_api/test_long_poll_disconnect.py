@@ -10,7 +10,9 @@ import httpx
 import pytest
 
 from eagate.kit.signing import signed_headers
-from tests.helpers import new_owner, register_device, signed_request
+from tests.fixtures.devices import register_device
+from tests.fixtures.owners import new_owner
+from tests.fixtures.signing import signed_request
 
 
 async def test_disconnected_long_poll_leaves_the_signal_for_the_next_poll(

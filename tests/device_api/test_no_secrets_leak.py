@@ -13,8 +13,10 @@ import pytest
 from sqlalchemy import MetaData, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import AppClientFactory
-from tests.helpers import PASSWORD, new_owner, register_device, signed_request
+from tests.fixtures.app import AppClientFactory
+from tests.fixtures.devices import register_device
+from tests.fixtures.owners import PASSWORD, new_owner
+from tests.fixtures.signing import signed_request
 
 
 async def dump_database(url: str) -> str:

@@ -11,7 +11,9 @@ import httpx
 import pytest
 
 from eagate.kit.signing import signed_headers
-from tests.helpers import assert_problem, new_owner, register_device
+from tests.fixtures.api import assert_problem
+from tests.fixtures.devices import register_device
+from tests.fixtures.owners import new_owner
 
 TARGET = "/api/v1/device/ack"
 BODY = b'{"signal_id": "00000000-0000-7000-8000-000000000000", "status": "failed", "error": "x"}'

@@ -9,8 +9,11 @@ import httpx
 import pytest
 
 from eagate.kit.clock import FrozenClock
-from tests.conftest import AppClientFactory
-from tests.helpers import assert_problem, new_owner, register_device, signed_request
+from tests.fixtures.api import assert_problem
+from tests.fixtures.app import AppClientFactory
+from tests.fixtures.devices import register_device
+from tests.fixtures.owners import new_owner
+from tests.fixtures.signing import signed_request
 
 
 async def test_signed_me_answers_who_the_device_is(client: httpx.AsyncClient) -> None:

@@ -5,24 +5,16 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import httpx
 
 from eagate.kit.clock import FrozenClock
-from tests.conftest import REDIS_URL, AppClientFactory, require_service
-from tests.helpers import PASSWORD, assert_problem, new_owner, register_device, signed_request
-
-FORGED = "f" * 64
-
-
-@asynccontextmanager
-async def from_ip(client: httpx.AsyncClient, ip: str) -> AsyncIterator[httpx.AsyncClient]:
-    """Another client of the same app, connecting from ``ip``."""
-    transport = httpx.ASGITransport(app=client.app, client=(ip, 40000))  # type: ignore[attr-defined]
-    async with httpx.AsyncClient(transport=transport, base_url="http://eagate.test") as other:
-        yield other
+from tests.fixtures.api import assert_problem
+from tests.fixtures.app import AppClientFactory, from_ip
+from tests.fixtures.databases import REDIS_URL, require_service
+from tests.fixtures.devices import register_device
+from tests.fixtures.owners import PASSWORD, new_owner
+from tests.fixtures.signing import FORGED, signed_request
 
 
 async def test_failed_device_auth_per_device_and_ip(app_client: AppClientFactory) -> None:

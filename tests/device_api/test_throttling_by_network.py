@@ -11,9 +11,9 @@ import pytest
 
 from eagate.cluster.throttle import address_key
 from eagate.kit.clock import FrozenClock
-from tests.conftest import AppClientFactory
-from tests.device_api.test_throttling import FORGED, from_ip
-from tests.helpers import assert_problem, signed_request
+from tests.fixtures.api import assert_problem
+from tests.fixtures.app import AppClientFactory, from_ip
+from tests.fixtures.signing import FORGED, signed_request
 
 
 async def _forge(client: httpx.AsyncClient, ts: int) -> httpx.Response:

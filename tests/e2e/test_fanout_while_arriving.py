@@ -24,10 +24,8 @@ from bench.rawhttp import Connection, json_request, open_many, signed_request
 
 from eagate.kit.migrate import upgrade_to_head
 from eagate.settings import Settings
-from tests.conftest import (
-    fresh_postgres_database,
-)
-from tests.servers import ServerProcess, eagate_serve
+from tests.fixtures.databases import fresh_postgres_database
+from tests.fixtures.servers import ServerProcess, eagate_serve
 
 DEVICES = 2000
 WAIT_SECONDS = 30

@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from eagate.client import DeviceClient
-from tests.client.support import create_signal
-from tests.e2e.conftest import serve
-from tests.helpers import new_owner, register_device
-from tests.servers import ServerProcess
+from tests.fixtures.devices import register_device
+from tests.fixtures.owners import new_owner
+from tests.fixtures.servers import ServerProcess, serve
+from tests.fixtures.signals import create_signal
 
 pytestmark = pytest.mark.slow
 

@@ -16,9 +16,10 @@ from typer.testing import CliRunner
 
 from eagate.cli.main import app
 from eagate.client import DeviceClient
-from tests.e2e.support import Completed, client_environment, eagate
-from tests.helpers import PASSWORD, Owner, new_owner, register_device
-from tests.servers import ServerProcess
+from tests.fixtures.devices import register_device
+from tests.fixtures.owners import PASSWORD, Owner, new_owner
+from tests.fixtures.processes import Completed, client_environment, eagate
+from tests.fixtures.servers import ServerProcess
 
 pytestmark = pytest.mark.slow
 

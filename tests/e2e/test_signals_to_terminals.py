@@ -12,9 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.support import eagate, simulated_ea, until
-from tests.helpers import PASSWORD, new_owner, register_device
-from tests.servers import ServerProcess
+from tests.fixtures.devices import register_device
+from tests.fixtures.owners import PASSWORD, new_owner
+from tests.fixtures.processes import eagate, simulated_ea, until
+from tests.fixtures.servers import ServerProcess
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REQUIRE_SERVICES
+from tests.fixtures.databases import REQUIRE_SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 EA = ROOT / "ea"

@@ -27,8 +27,9 @@ from tests.ea.ea_run import (
     ea_arguments,
     run_ea,
 )
-from tests.helpers import Owner, new_owner, register_device
-from tests.servers import ServerProcess, eagate_serve
+from tests.fixtures.devices import register_device
+from tests.fixtures.owners import Owner, new_owner
+from tests.fixtures.servers import ServerProcess, eagate_serve
 
 # One server for the module, on one xdist worker. A short delivery lease lets a signal that a
 # crashed EA never acknowledged come back within seconds.

@@ -37,9 +37,10 @@ from eagate.app import create_app
 from eagate.http.edge import Edge
 from eagate.http.paths import API_PREFIX
 from eagate.kit.signing import signed_headers
-from tests.conftest import make_settings
-from tests.helpers import PASSWORD, assert_problem, new_owner
-from tests.openapi_support import build_document
+from tests.fixtures.api import assert_problem
+from tests.fixtures.app import make_settings
+from tests.fixtures.openapi import build_document
+from tests.fixtures.owners import PASSWORD, new_email, new_owner, new_owner_sync
 
 SEED = 20261127
 MAX_EXAMPLES = 25
@@ -146,10 +147,8 @@ def sign_in(http: requests.Session, email: str) -> str:
 
 
 def sign_up(http: requests.Session) -> Owner:
-    email = f"fuzz-{uuid.uuid4().hex[:12]}@example.com"
-    signup = http.post(f"{API_PREFIX}/auth/signup", json={"email": email, "password": PASSWORD})
-    assert signup.status_code == 201, signup.text
-    return Owner(http, email, sign_in(http, email))
+    signed_up = new_owner_sync(http, new_email("fuzz"))
+    return Owner(http, signed_up.email, signed_up.token)
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,13 @@ import httpx
 import pytest
 from redis.asyncio.client import PubSub
 
-from tests.conftest import REDIS_URL, AppClientFactory, require_service
-from tests.helpers import assert_problem, new_owner, register_device, signed_request
-from tests.servers import PausableProxy
+from tests.fixtures.api import assert_problem
+from tests.fixtures.app import AppClientFactory
+from tests.fixtures.databases import REDIS_URL, require_service
+from tests.fixtures.devices import register_device
+from tests.fixtures.owners import new_owner
+from tests.fixtures.servers import PausableProxy
+from tests.fixtures.signing import signed_request
 
 
 @pytest.fixture

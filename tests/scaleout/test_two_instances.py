@@ -11,15 +11,18 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import (
+from tests.fixtures.api import assert_problem
+from tests.fixtures.databases import (
     POSTGRES_URL,
     REDIS_URL,
     create_postgres_database,
     drop_postgres_database,
     require_service,
 )
-from tests.helpers import assert_problem, new_owner, register_device, signed_request
-from tests.servers import ServerProcess, eagate_serve
+from tests.fixtures.devices import register_device
+from tests.fixtures.owners import new_owner
+from tests.fixtures.servers import ServerProcess, eagate_serve
+from tests.fixtures.signing import signed_request
 
 pytestmark = pytest.mark.slow
 

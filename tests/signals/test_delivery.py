@@ -11,8 +11,11 @@ from typing import Any
 import httpx
 
 from eagate.kit.clock import FrozenClock
-from tests.conftest import AppClientFactory
-from tests.helpers import Owner, assert_problem, new_owner, register_device, signed_request
+from tests.fixtures.api import assert_problem
+from tests.fixtures.app import AppClientFactory
+from tests.fixtures.devices import register_device
+from tests.fixtures.owners import Owner, new_owner
+from tests.fixtures.signing import signed_request
 
 SIGNAL = {"instrument": "EURUSD", "side": "buy", "volume": 0.1, "sl": 1.0712, "tp": 1.0845}
 

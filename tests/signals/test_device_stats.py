@@ -7,8 +7,11 @@ import json
 import httpx
 
 from eagate.kit.clock import FrozenClock
-from tests.conftest import AppClientFactory
-from tests.helpers import assert_problem, new_owner, register_device, signed_request
+from tests.fixtures.api import assert_problem
+from tests.fixtures.app import AppClientFactory
+from tests.fixtures.devices import register_device
+from tests.fixtures.owners import new_owner
+from tests.fixtures.signing import signed_request
 
 
 async def test_latencies_follow_the_clock(app_client: AppClientFactory) -> None:

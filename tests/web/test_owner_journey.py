@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import PASSWORD
-from tests.servers import ServerProcess
-from tests.web.conftest import DESKTOP, PHONE
-from tests.web.support import device_checks_in, new_email
+from tests.fixtures.owners import PASSWORD, new_email
+from tests.fixtures.servers import ServerProcess
+from tests.fixtures.web import DESKTOP, PHONE, device_checks_in
 
 pytestmark = pytest.mark.slow
 

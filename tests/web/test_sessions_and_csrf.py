@@ -9,15 +9,15 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import (
+from tests.fixtures.databases import (
     POSTGRES_URL,
     create_postgres_database,
     drop_postgres_database,
     require_service,
 )
-from tests.helpers import PASSWORD
-from tests.servers import ServerProcess, eagate_serve
-from tests.web.support import csrf_token, new_email, post_form, register, sign_up
+from tests.fixtures.owners import PASSWORD, new_email
+from tests.fixtures.servers import ServerProcess, eagate_serve
+from tests.fixtures.web import csrf_token, post_form, register, sign_up
 
 pytestmark = pytest.mark.slow
 

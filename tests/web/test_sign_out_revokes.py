@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import httpx
 
-from tests.helpers import PASSWORD, assert_problem
-from tests.web.support import csrf_token, new_email
+from tests.fixtures.api import assert_problem
+from tests.fixtures.owners import PASSWORD, new_email
+from tests.fixtures.web import csrf_token
 
 
 async def dashboard_sign_up(client: httpx.AsyncClient) -> str:
