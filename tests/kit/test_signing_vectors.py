@@ -39,7 +39,7 @@ from eagate.kit.signing import (
     signed_headers,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 VECTORS_FILE = ROOT / "docs" / "test-vectors.json"
 DOCUMENT: dict[str, Any] = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))
 VECTORS: list[dict[str, Any]] = DOCUMENT["vectors"]
