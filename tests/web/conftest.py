@@ -1,5 +1,5 @@
-"""The dashboard tests share one real server per module, and a headless Chromium."""
+"""The dashboard tests share one real server per module."""
 
-from tests.fixtures.web import browser, screenshots, server
+from tests.fixtures.web import server
 
-__all__ = ["browser", "screenshots", "server"]
+__all__ = ["server"]

@@ -55,7 +55,8 @@ UNREACHABLE = (httpx.TransportError, DeviceConnectionError)
 
 class RestartableServer:
     """`python -m eagate serve` on a fixed port and data directory, that can be SIGKILLed and
-    started again in the same place (tests.fixtures.servers.eagate_serve picks a new port each time)."""
+    started again in the same place (tests.fixtures.servers.eagate_serve picks a new port each
+    time)."""
 
     def __init__(self, data_dir: Path, **settings: str) -> None:
         self.data_dir = data_dir

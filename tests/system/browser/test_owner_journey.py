@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 # The README's picture of the devices page; refreshed on request only, so that running the
 # tests leaves the working tree as it was.
-DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[3] / "docs" / "dashboard.png"
 UPDATE_DOCS_SCREENSHOT = os.environ.get("EAGATE_TEST_UPDATE_DOCS_SCREENSHOT") == "1"
 SECRET = re.compile(r"^[0-9a-f]{64}$")
 
