@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 
 from eagate.app import create_app
 from eagate.http.edge import Edge
-from eagate.http.paths import API_PREFIX
+from eagate.http.paths import API_PREFIX, DEVICE_API_PREFIX
 from eagate.kit.signing import signed_headers
 from tests.fixtures.api import assert_problem
 from tests.fixtures.app import make_settings
@@ -55,7 +55,6 @@ LOG_OUT = "POST /api/v1/auth/logout"
 CREATE_SIGNAL = "POST /api/v1/signals"
 ACK = "POST /api/v1/device/ack"
 POLL = "GET /api/v1/device/poll"
-DEVICE_API = f"{API_PREFIX}/device/"
 
 # Statuses the fuzzing found the app answering that its document once did not list; the
 # document lists them now (test_answered_status_is_documented keeps it so).
@@ -324,7 +323,7 @@ def test_operation_conforms_to_document(
 ) -> None:
     label = case.operation.label
     kwargs: dict[str, Any] = {"app": server.app}
-    if case.path.startswith(DEVICE_API):
+    if case.path.startswith(DEVICE_API_PREFIX):
         kwargs["auth"] = DeviceSignature(owner.signer["id"], owner.signer["secret"])
         if label == POLL:
             cap_long_poll(case)
