@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,17 +17,9 @@ from sqlalchemy.engine import make_url
 
 from eagate.kit.lease import LEASE_KEY
 from tests.fixtures.databases import REDIS_URL, fresh_postgres_database, require_service
-from tests.fixtures.servers import eagate_serve, free_port, server_environment
+from tests.fixtures.servers import PRODUCTION, eagate_process, eagate_serve, free_port
 
 pytestmark = pytest.mark.slow
-
-PRODUCTION = {
-    "EAGATE_ENV": "production",
-    "EAGATE_MASTER_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-    "EAGATE_JWT_SECRET": "p" * 40,
-    "EAGATE_ARGON2_TIME_COST": "2",
-    "EAGATE_ARGON2_MEMORY_KIB": "19456",
-}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -39,17 +30,6 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[st
         return
     with fresh_postgres_database() as url:
         yield {"EAGATE_DATABASE_URL": url}
-
-
-def run_eagate(data_dir: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(
-        [sys.executable, "-m", "eagate", *args],
-        env=server_environment(data_dir, **settings),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def assert_refused(result: subprocess.CompletedProcess[str]) -> None:
@@ -67,11 +47,11 @@ def test_a_second_instance_without_redis_refuses_to_start(
     settings = {**database, **(PRODUCTION if env == "production" else {})}
     with eagate_serve(tmp_path / "a", name="a", **settings) as first:
         # Another data dir, same database: the database is what they would share.
-        second = run_eagate(tmp_path / "b", "serve", "--port", str(free_port()), **settings)
+        second = eagate_process(tmp_path / "b", "serve", "--port", str(free_port()), **settings)
         assert_refused(second)
         assert httpx.get(first.url + "/readyz", timeout=5).status_code == 200
         # Operator commands are not instances.
-        migrate = run_eagate(tmp_path / "a", "migrate", **settings)
+        migrate = eagate_process(tmp_path / "a", "migrate", **settings)
         assert migrate.returncode == 0, migrate.stderr
     # Once the first has stopped, the lease is free again.
     with eagate_serve(tmp_path / "b", name="b", **settings) as again:
@@ -83,7 +63,7 @@ def test_an_instance_with_redis_cannot_join_one_without(
 ) -> None:
     redis_url = require_service(REDIS_URL, "Redis", "EAGATE_TEST_REDIS_URL")
     with eagate_serve(tmp_path / "a", name="a", **database):
-        joined = run_eagate(
+        joined = eagate_process(
             tmp_path / "b",
             "serve",
             "--port",
@@ -93,7 +73,7 @@ def test_an_instance_with_redis_cannot_join_one_without(
         )
     assert_refused(joined)
     with eagate_serve(tmp_path / "a", name="c", EAGATE_REDIS_URL=redis_url, **database):
-        alone = run_eagate(tmp_path / "b", "serve", "--port", str(free_port()), **database)
+        alone = eagate_process(tmp_path / "b", "serve", "--port", str(free_port()), **database)
     assert_refused(alone)
 
 
@@ -110,7 +90,7 @@ def test_a_symlink_to_the_database_is_the_same_database(tmp_path: Path, link: st
             tmp_path / "a", name="a", EAGATE_DATABASE_URL=f"sqlite+aiosqlite:///{real}"
         ):
             through_link.symlink_to(real)
-            second = run_eagate(
+            second = eagate_process(
                 tmp_path / "b",
                 "serve",
                 "--port",
@@ -123,7 +103,7 @@ def test_a_symlink_to_the_database_is_the_same_database(tmp_path: Path, link: st
         with eagate_serve(
             tmp_path / "a", name="a", EAGATE_DATABASE_URL=f"sqlite+aiosqlite:///{real}"
         ):
-            second = run_eagate(
+            second = eagate_process(
                 tmp_path / "b",
                 "serve",
                 "--port",
@@ -203,7 +183,7 @@ def test_a_dropped_lease_connection_is_taken_again(postgres_database: str, tmp_p
         [new_holder] = _wait_for_holders(postgres_database, 1)
         assert new_holder != holder
         assert first.process.poll() is None
-        second = run_eagate(tmp_path / "b", "serve", "--port", str(free_port()), **settings)
+        second = eagate_process(tmp_path / "b", "serve", "--port", str(free_port()), **settings)
         assert_refused(second)
 
 

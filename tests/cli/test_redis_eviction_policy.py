@@ -22,9 +22,8 @@ from eagate.cluster.redis_policy import (
     read_eviction_policy,
 )
 from eagate.settings import Environment
-from tests.cli.test_instance_lease import PRODUCTION, run_eagate
 from tests.fixtures.databases import require_service
-from tests.fixtures.servers import eagate_serve, free_port
+from tests.fixtures.servers import PRODUCTION, eagate_process, eagate_serve, free_port
 
 
 @contextmanager
@@ -93,7 +92,7 @@ async def test_a_redis_without_config_is_only_warned_about() -> None:
 
 def test_production_refuses_an_evicting_redis(tmp_path: Path) -> None:
     with private_redis("--maxmemory-policy", "allkeys-lru") as url:
-        result = run_eagate(
+        result = eagate_process(
             tmp_path, "serve", "--port", str(free_port()), EAGATE_REDIS_URL=url, **PRODUCTION
         )
     assert result.returncode == 2, result.stderr
