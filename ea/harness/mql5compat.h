@@ -60,6 +60,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -242,8 +243,13 @@ class string {
     r.u += b.u;
     return r;
   }
-  friend bool operator==(const string &a, const string &b) { return a.u == b.u; }
-  friend bool operator!=(const string &a, const string &b) { return a.u != b.u; }
+  // Code unit for code unit, as u16string's ==, in one memcmp: the EA's linear look-ups
+  // (its journal, thousands of ids) are not slowed by per-character calls at -O0.
+  friend bool operator==(const string &a, const string &b) {
+    return a.u.size() == b.u.size() &&
+           std::memcmp(a.u.data(), b.u.data(), a.u.size() * sizeof(char16_t)) == 0;
+  }
+  friend bool operator!=(const string &a, const string &b) { return !(a == b); }
   friend bool operator<(const string &a, const string &b) { return a.u < b.u; }
   friend bool operator>(const string &a, const string &b) { return a.u > b.u; }
   friend bool operator<=(const string &a, const string &b) { return a.u <= b.u; }
@@ -303,14 +309,18 @@ class MqlArray {
   }
   void grow_to(int n) {
     if (n > capacity_) {
-      T *fresh = static_cast<T *>(::operator new(sizeof(T) * (size_t)n));
+      // At least doubled (as std::vector): an array grown by one element at a time (the EA's
+      // journal) is not copied whole each time. Elements past size_ are never reachable.
+      size_t doubled = 2 * (size_t)capacity_;
+      int wanted = doubled > (size_t)n && doubled <= (size_t)INT_MAX ? (int)doubled : n;
+      T *fresh = static_cast<T *>(::operator new(sizeof(T) * (size_t)wanted));
       for (int k = 0; k < size_; k++) {
         new (fresh + k) T(std::move(data_[k]));
         data_[k].~T();
       }
       ::operator delete(data_);
       data_ = fresh;
-      capacity_ = n;
+      capacity_ = wanted;
     }
     for (int k = size_; k < n; k++) {
       std::memset(static_cast<void *>(data_ + k), 0xA5, sizeof(T));

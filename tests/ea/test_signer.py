@@ -5,6 +5,15 @@ computes for each vector; this test compares it byte for byte with docs/test-vec
 (not with the generated TestVectors.mqh), and checks one set of signed headers with the
 server's own signing code. Then deliberately broken copies of the signer (mutants) must each
 fail, so the harness cannot silently pass everything.
+
+The mutants are compiled without AddressSanitizer and UndefinedBehaviorSanitizer (a third of the
+compile time): each is caught by the compiler or by the emulation itself (a self-test or vector
+mismatch, an MQL5 VIOLATION, an MQL5 CRITICAL abort, headers the server does not verify), with
+the same findings as in the sanitized build. A mutant that only a sanitizer caught would pass
+that build and fail its test, never the reverse; and the unmutated signer must pass the same
+build (`unsanitized_baseline`), so that each mutant fails by its own change. The shipped signer
+keeps its sanitized build. All of them are compiled in the background (one per CPU this pytest
+worker has to itself) while the first tests run (`signer_builds`).
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +32,16 @@ from typing import Any
 import pytest
 
 from eagate.kit.signing import body_sha256, canonical_string, key_from_secret, sign
-from tests.ea.harness import HARNESS, INCLUDE, ROOT, VIOLATION_STATUS, build, run
+from tests.ea.harness import (
+    HARNESS,
+    INCLUDE,
+    ROOT,
+    VIOLATION_STATUS,
+    Request,
+    build,
+    building,
+    run,
+)
 
 VECTORS: list[dict[str, Any]] = json.loads(
     (ROOT / "docs" / "test-vectors.json").read_text(encoding="utf-8")
@@ -102,15 +121,17 @@ def header_problems(text: str) -> list[str]:
     return found
 
 
-def run_signer(include_dir: Path | None = None) -> tuple[str, list[str]]:
+def run_signer(include_dir: Path | None = None, *, sanitize: bool = True) -> tuple[str, list[str]]:
     """('compile', errors) or ('run', problems) for the signer in include_dir, or the shipped."""
-    compiled = build(DRIVER, [include_dir] if include_dir else [])
+    compiled = build(DRIVER, [include_dir] if include_dir else [], sanitize=sanitize)
     if compiled.binary is None:
         return "compile", [compiled.errors[-2000:]]
     return "run", problems(run(compiled.binary))
 
 
-def test_the_shipped_signer_reproduces_every_published_vector_byte_for_byte() -> None:
+def test_the_shipped_signer_reproduces_every_published_vector_byte_for_byte(
+    signer_builds: None,
+) -> None:
     stage, found = run_signer()
     assert (stage, found) == ("run", [])
     assert len(VECTORS) >= 7
@@ -207,14 +228,53 @@ MUTANTS = [
 ]
 
 
-@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
-def test_a_broken_signer_fails_the_harness(mutant: Mutant, tmp_path: Path) -> None:
+def write_mutant(mutant: Mutant, include_dir: Path) -> None:
+    """include_dir/Eagate: the shipped includes with the mutant's change in Signer.mqh."""
     source = SIGNER.read_text(encoding="utf-8")
-    assert source.count(mutant.old) == 1, f"the mutant no longer applies: {mutant.old!r}"
-    mutated = tmp_path / "Eagate"
+    mutated = include_dir / "Eagate"
     shutil.copytree(INCLUDE / "Eagate", mutated)
     (mutated / "Signer.mqh").write_text(source.replace(mutant.old, mutant.new), encoding="utf-8")
-    stage, found = run_signer(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def signer_builds(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """Compiles in the background the shipped signer, its unsanitized build and the mutants
+    this session runs; each test's own build() then finds its binary, or waits for it."""
+    running = {
+        item.callspec.params["mutant"]
+        for item in request.session.items
+        if isinstance(item, pytest.Function)
+        and item.module is request.module
+        and "mutant" in getattr(getattr(item, "callspec", None), "params", {})
+    }
+    requests = [Request(DRIVER), Request(DRIVER, sanitize=False)]
+    source = SIGNER.read_text(encoding="utf-8")
+    for index, mutant in enumerate(MUTANTS):
+        if mutant in running and source.count(mutant.old) == 1:
+            include_dir = tmp_path_factory.mktemp(f"mutant-{index}")
+            write_mutant(mutant, include_dir)
+            requests.append(Request(DRIVER, (include_dir,), sanitize=False))
+    with building(requests):
+        yield
+
+
+@pytest.fixture(scope="module")
+def unsanitized_baseline(signer_builds: None) -> None:
+    """The unmutated signer passes the mutants' build: a mutant fails by its own change."""
+    stage, found = run_signer(sanitize=False)
+    assert (stage, found) == ("run", []), "the unmutated signer fails without the sanitizers"
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
+def test_a_broken_signer_fails_the_harness(
+    mutant: Mutant, tmp_path: Path, unsanitized_baseline: None
+) -> None:
+    source = SIGNER.read_text(encoding="utf-8")
+    assert source.count(mutant.old) == 1, f"the mutant no longer applies: {mutant.old!r}"
+    write_mutant(mutant, tmp_path)
+    stage, found = run_signer(tmp_path, sanitize=False)
     assert found, f"mutant {mutant.name!r} passed the harness"
     assert stage == mutant.fails_at, found
 
